@@ -1,0 +1,70 @@
+package dev.tessera.engine.kernels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * What the kernels need to know about the CPU: cache sizes (for GEMM blocking), the model name and flags (for reports).
+ * Read from Linux sysfs and /proc when present; elsewhere the defaults are those of a common x86 core.
+ */
+public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, long l3Bytes, String flags) {
+
+    public static final long DEFAULT_L1D = 32 * 1024, DEFAULT_L2 = 512 * 1024, DEFAULT_L3 = 8 * 1024 * 1024;
+
+    private static final CpuInfo DETECTED = detect();
+
+    public static CpuInfo get() { return DETECTED; }
+
+    static CpuInfo detect() {
+        long l1 = DEFAULT_L1D, l2 = DEFAULT_L2, l3 = DEFAULT_L3;
+        Path cache = Path.of("/sys/devices/system/cpu/cpu0/cache");
+        for (int i = 0; i < 8; i++) {
+            Path idx = cache.resolve("index" + i);
+            String level = read(idx.resolve("level")), type = read(idx.resolve("type")), size = read(idx.resolve("size"));
+            if (level == null || type == null || size == null) continue;
+            long bytes = parseSize(size);
+            if (bytes <= 0) continue;
+            switch (level.trim()) {
+                case "1" -> { if (!type.trim().equals("Instruction")) l1 = bytes; }
+                case "2" -> l2 = bytes;
+                case "3" -> l3 = bytes;
+                default -> { }
+            }
+        }
+        String model = System.getProperty("os.arch"), flags = "";
+        String cpuinfo = read(Path.of("/proc/cpuinfo"));
+        if (cpuinfo != null) {
+            for (String line : cpuinfo.split("\n")) {
+                if (line.startsWith("model name") && model.equals(System.getProperty("os.arch"))) model = line.substring(line.indexOf(':') + 1).trim();
+                if ((line.startsWith("flags") || line.startsWith("Features")) && flags.isEmpty()) flags = line.substring(line.indexOf(':') + 1).trim();
+            }
+        }
+        return new CpuInfo(model, Runtime.getRuntime().availableProcessors(), l1, l2, l3, flags);
+    }
+
+    public boolean hasFlag(String f) {
+        for (String s : flags.split(" ")) if (s.equals(f)) return true;
+        return false;
+    }
+
+    static long parseSize(String s) {
+        s = s.trim().toUpperCase(Locale.ROOT);
+        try {
+            if (s.endsWith("K")) return Long.parseLong(s.substring(0, s.length() - 1)) * 1024;
+            if (s.endsWith("M")) return Long.parseLong(s.substring(0, s.length() - 1)) * 1024 * 1024;
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.isReadable(p) ? Files.readString(p) : null;
+        } catch (IOException | SecurityException e) {
+            return null;
+        }
+    }
+}

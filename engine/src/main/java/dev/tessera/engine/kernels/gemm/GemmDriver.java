@@ -1,0 +1,221 @@
+package dev.tessera.engine.kernels.gemm;
+
+import dev.tessera.engine.kernels.Epilogue;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.tensor.OffHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * BLIS-style GEMM: C = alpha op(A) op(B) + beta C as packing plus cache blocking around one micro-kernel.
+ *
+ * <p>Work is split over the kernel pool as a grid of C blocks whose edges are multiples of the micro-tile. Each worker
+ * packs its whole row range of A once per K block (so A is never packed twice by one worker), then for each NC column
+ * block packs B and sweeps micro-tiles: for each A micro-panel (kept in L1) across all B micro-panels (from L2).
+ * Partial edge tiles are computed into a small tile buffer and merged, so the micro-kernel itself has no edge cases.
+ */
+public final class GemmDriver {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final Arena BUFFERS = Arena.ofShared();
+
+    private final MicroKernel uk;
+    private final Blocking blk;
+    private final int mr, nr;
+    private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
+
+    public GemmDriver(MicroKernel uk, Blocking blk) {
+        this.uk = uk;
+        this.blk = blk;
+        this.mr = uk.mr();
+        this.nr = uk.nr();
+    }
+
+    public Blocking blocking() { return blk; }
+
+    private final class Buffers {
+        MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL;
+        final MemorySegment tile = OffHeap.allocateFloats(BUFFERS, (long) mr * nr);
+
+        MemorySegment a(long floats) {
+            if (a.byteSize() < floats * 4) a = OffHeap.allocateFloats(BUFFERS, floats);
+            return a;
+        }
+
+        MemorySegment b(long floats) {
+            if (b.byteSize() < floats * 4) b = OffHeap.allocateFloats(BUFFERS, floats);
+            return b;
+        }
+    }
+
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
+                     float beta, MemorySegment c, long cOff, long ldc, Epilogue ep) {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0 || alpha == 0f) {
+            scaleC(m, n, beta, c, cOff, ldc);
+            if (ep != null && !ep.isNone()) uk.epilogue(ep, c, cOff, ldc, 0, m, 0, n);
+            return;
+        }
+        int mTiles = (m + mr - 1) / mr, nTiles = (n + nr - 1) / nr;
+        long flops = 2L * m * n * k;
+        int threads = flops < 2_000_000 ? 1 : Parallel.threads();
+        int[] grid = grid(threads, mTiles, nTiles, m, n, k);
+        int tm = grid[0], tn = grid[1];
+        Epilogue e = ep == null || ep.isNone() ? null : ep;
+        if (tm * tn == 1) {
+            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e);
+            return;
+        }
+        Parallel.forEach(tm * tn, t -> {
+            int ti = t / tn, tj = t % tn;
+            int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
+            int n0 = split(nTiles, tn, tj) * nr, n1 = Math.min(n, split(nTiles, tn, tj + 1) * nr);
+            if (m0 < m1 && n0 < n1) block(transA, transB, m0, m1, n0, n1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e);
+        });
+    }
+
+    private static int split(int tiles, int parts, int i) {
+        return (int) ((long) tiles * i / parts);
+    }
+
+    /**
+     * Chooses tm x tn workers (tm * tn = threads) minimising the busiest worker's cost: its micro-tiles plus the packing
+     * it repeats (every worker in a grid row packs the same A rows; every one in a column, the same B columns).
+     */
+    static int[] grid(int threads, int mTiles, int nTiles, int m, int n, int k) {
+        int bestM = 1, bestN = 1;
+        double best = Double.MAX_VALUE;
+        for (int tn = 1; tn <= threads; tn++) {
+            if (threads % tn != 0) continue;
+            int tm = threads / tn;
+            if (tm > mTiles || tn > nTiles) continue;
+            double tiles = Math.ceil((double) mTiles / tm) * Math.ceil((double) nTiles / tn);
+            double work = tiles * 12 * 32 * k * 2 / 32.0;         // FMA cycles, roughly, at 32 flops per cycle
+            double pack = (double) m / tm * k + (double) n / tn * k; // elements packed by one worker, ~1 cycle each
+            double cost = work + pack;
+            if (cost < best) { best = cost; bestM = tm; bestN = tn; }
+        }
+        return new int[] {bestM, bestN};
+    }
+
+    private void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int k, float alpha,
+                       MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
+                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep) {
+        Buffers buf = buffers.get();
+        int kcMax = blk.kc(), ncMax = blk.nc();
+        int mRows = m1 - m0;
+        int mPanels = (mRows + mr - 1) / mr;
+        MemorySegment ap = buf.a((long) mPanels * mr * Math.min(kcMax, k));
+        MemorySegment bp = buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
+        MemorySegment tile = buf.tile;
+        for (int pc = 0; pc < k; pc += kcMax) {
+            int kc = Math.min(kcMax, k - pc);
+            float betaEff = pc == 0 ? beta : 1f;
+            boolean last = pc + kc >= k;
+            packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
+            for (int jc = n0; jc < n1; jc += ncMax) {
+                int nc = Math.min(ncMax, n1 - jc);
+                packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
+                for (int ir = 0; ir < mRows; ir += mr) {
+                    int rows = Math.min(mr, mRows - ir);
+                    long apOff = (long) (ir / mr) * mr * kc;
+                    int i = m0 + ir;
+                    for (int jr = 0; jr < nc; jr += nr) {
+                        int cols = Math.min(nr, nc - jr);
+                        long bpOff = (long) (jr / nr) * nr * kc;
+                        int j = jc + jr;
+                        long ct = cOff + (long) i * ldc + j;
+                        if (rows == mr && cols == nr) {
+                            uk.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
+                        } else {
+                            uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
+                            merge(tile, rows, cols, betaEff, c, ct, ldc);
+                        }
+                        if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
+                    }
+                }
+            }
+        }
+    }
+
+    private void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long ct, long ldc) {
+        for (int r = 0; r < rows; r++) {
+            for (int q = 0; q < cols; q++) {
+                float v = tile.getAtIndex(F, (long) r * nr + q);
+                long ci = ct + r * ldc + q;
+                if (beta != 0f) v += beta * c.getAtIndex(F, ci);
+                c.setAtIndex(F, ci, v);
+            }
+        }
+    }
+
+    /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels: ap[panel][p][i], zero padded, scaled by alpha. */
+    private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, MemorySegment ap) {
+        int rowsTotal = m1 - m0;
+        for (int ir = 0; ir < rowsTotal; ir += mr) {
+            int rows = Math.min(mr, rowsTotal - ir);
+            long base = (long) (ir / mr) * mr * kc;
+            if (!transA) {
+                // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
+                for (int i = 0; i < rows; i++) {
+                    long src = aOff + (long) (m0 + ir + i) * lda + pc;
+                    long dst = base + i;
+                    if (alpha == 1f) {
+                        for (int p = 0; p < kc; p++) ap.setAtIndex(F, dst + (long) p * mr, a.getAtIndex(F, src + p));
+                    } else {
+                        for (int p = 0; p < kc; p++) ap.setAtIndex(F, dst + (long) p * mr, alpha * a.getAtIndex(F, src + p));
+                    }
+                }
+            } else {
+                // A(i, p) at aOff + p*lda + i: each k step is a contiguous run of rows.
+                for (int p = 0; p < kc; p++) {
+                    long src = aOff + (long) (pc + p) * lda + m0 + ir;
+                    long dst = base + (long) p * mr;
+                    for (int i = 0; i < rows; i++) ap.setAtIndex(F, dst + i, alpha * a.getAtIndex(F, src + i));
+                }
+            }
+            if (rows < mr) {
+                for (int p = 0; p < kc; p++) {
+                    for (int i = rows; i < mr; i++) ap.setAtIndex(F, base + (long) p * mr + i, 0f);
+                }
+            }
+        }
+    }
+
+    /** B K [pc, pc+kc) x columns [j0, j0+nc) into nr-column micro-panels: bp[panel][p][j], zero padded. */
+    private void packB(boolean transB, MemorySegment b, long bOff, long ldb, int j0, int nc, int pc, int kc, MemorySegment bp) {
+        for (int jr = 0; jr < nc; jr += nr) {
+            int cols = Math.min(nr, nc - jr);
+            long base = (long) (jr / nr) * nr * kc;
+            if (!transB) {
+                // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step.
+                for (int p = 0; p < kc; p++) {
+                    long src = bOff + (long) (pc + p) * ldb + j0 + jr;
+                    MemorySegment.copy(b, src * 4, bp, (base + (long) p * nr) * 4, (long) cols * 4);
+                }
+            } else {
+                // B(p, j) at bOff + j*ldb + p: read each stored row contiguously, write with stride nr.
+                for (int j = 0; j < cols; j++) {
+                    long src = bOff + (long) (j0 + jr + j) * ldb + pc;
+                    long dst = base + j;
+                    for (int p = 0; p < kc; p++) bp.setAtIndex(F, dst + (long) p * nr, b.getAtIndex(F, src + p));
+                }
+            }
+            if (cols < nr) {
+                for (int p = 0; p < kc; p++) {
+                    for (int j = cols; j < nr; j++) bp.setAtIndex(F, base + (long) p * nr + j, 0f);
+                }
+            }
+        }
+    }
+
+    private static void scaleC(int m, int n, float beta, MemorySegment c, long cOff, long ldc) {
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                long ci = cOff + (long) i * ldc + j;
+                c.setAtIndex(F, ci, beta == 0f ? 0f : beta * c.getAtIndex(F, ci));
+            }
+        }
+    }
+}

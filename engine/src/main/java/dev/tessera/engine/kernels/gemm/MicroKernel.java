@@ -1,0 +1,21 @@
+package dev.tessera.engine.kernels.gemm;
+
+import dev.tessera.engine.kernels.Epilogue;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The register-blocked heart of GEMM: an mr x nr tile of C from an A micro-panel (kc x mr, column of mr per k) and a
+ * B micro-panel (kc x nr, row of nr per k). Offsets in floats. Implementations hold the whole tile in registers.
+ */
+public interface MicroKernel {
+    int mr();
+
+    int nr();
+
+    /** C[mr x nr] = Ap * Bp + beta * C; with beta == 0 C is not read. */
+    void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
+                 MemorySegment c, long cOff, long ldc, float beta);
+
+    /** Applies the epilogue to rows [i0, i0+rows) and columns [j0, j0+cols) of C (absolute indices into the epilogue's vectors). */
+    void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols);
+}

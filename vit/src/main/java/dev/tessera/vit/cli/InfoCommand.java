@@ -1,0 +1,27 @@
+package dev.tessera.vit.cli;
+
+import dev.tessera.engine.kernels.CpuInfo;
+import dev.tessera.engine.kernels.KernelProvider;
+import dev.tessera.engine.kernels.Parallel;
+import java.io.PrintStream;
+
+/** {@code tessera info}: what the kernels get from this machine and JVM. */
+final class InfoCommand {
+    private InfoCommand() {}
+
+    static int run(String[] args, PrintStream out) {
+        if (args.length > 0) throw new UsageException("info takes no arguments");
+        CpuInfo cpu = CpuInfo.get();
+        KernelProvider.Selection sel = KernelProvider.selection();
+        out.printf("JDK          %s %s (%s)%n", System.getProperty("java.vm.name"), Runtime.version(), System.getProperty("java.home"));
+        out.printf("CPU          %s%n", cpu.model());
+        out.printf("cores        %d (kernel threads: %d)%n", cpu.cores(), Parallel.threads());
+        out.printf("caches       L1d %d KiB, L2 %d KiB, L3 %d KiB%n", cpu.l1dBytes() / 1024, cpu.l2Bytes() / 1024, cpu.l3Bytes() / 1024);
+        out.printf("vector width %d bits (%d float lanes)%n", sel.vectorBits(), sel.vectorBits() / 32);
+        out.printf("FMA          %s%n", sel.fma() ? "yes" : "no");
+        out.printf("kernels      %s%n", sel.kernels().name());
+        out.printf("  because    %s%n", sel.reason());
+        out.printf("GEMM         micro-kernel %s%n", sel.microKernel());
+        return 0;
+    }
+}

@@ -1,0 +1,46 @@
+package dev.tessera.vit.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** The command line: {@code tessera <command> [options]}. Each command lives in its own class. */
+public final class Main {
+    private Main() {}
+
+    public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        if (code != 0) System.exit(code);
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        String cmd = args.length == 0 ? "help" : args[0];
+        String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        try {
+            return switch (cmd) {
+                case "info" -> InfoCommand.run(rest, out);
+                case "help", "-h", "--help" -> {
+                    usage(out);
+                    yield 0;
+                }
+                default -> {
+                    err.println("tessera: unknown command '" + cmd + "'");
+                    usage(err);
+                    yield 2;
+                }
+            };
+        } catch (UsageException e) {
+            err.println("tessera " + cmd + ": " + e.getMessage());
+            return 2;
+        } catch (RuntimeException e) {
+            err.println("tessera " + cmd + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static void usage(PrintStream out) {
+        out.println("usage: tessera <command> [options]");
+        out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");
+        out.println("  test     run the test suite (launcher script only)");
+        out.println("  build    build all modules, tests skipped (launcher script only)");
+    }
+}
