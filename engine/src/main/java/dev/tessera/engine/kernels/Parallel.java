@@ -27,6 +27,22 @@ public final class Parallel {
         threads = n;
     }
 
+    private static volatile Thread probe;
+
+    /**
+     * Whether the pool's workers may touch all these segments. Memory from a confined arena may only be touched by its
+     * owner, so kernels given such memory run on the calling thread rather than fail.
+     */
+    public static boolean shareable(java.lang.foreign.MemorySegment... segments) {
+        Thread t = probe;
+        if (t == null) {
+            t = new Thread(() -> { }, "tessera-probe");
+            probe = t;
+        }
+        for (java.lang.foreign.MemorySegment s : segments) if (s != null && !s.isAccessibleBy(t)) return false;
+        return true;
+    }
+
     private static synchronized ExecutorService pool(int workers) {
         if (pool == null || poolSize < workers) {
             if (pool != null) pool.shutdown();
@@ -39,6 +55,12 @@ public final class Parallel {
             poolSize = workers;
         }
         return pool;
+    }
+
+    /** As {@link #forEach(int, IntConsumer)}, on the calling thread alone when a touched segment is thread-confined. */
+    public static void forEach(int tasks, IntConsumer body, java.lang.foreign.MemorySegment... touched) {
+        if (shareable(touched)) forEach(tasks, body);
+        else for (int i = 0; i < tasks; i++) body.accept(i);
     }
 
     /** Runs body(0 .. tasks-1), spread over the pool; returns when all are done; rethrows the first failure. */

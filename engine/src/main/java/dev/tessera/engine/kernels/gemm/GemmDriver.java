@@ -59,7 +59,7 @@ public final class GemmDriver {
         }
         int mTiles = (m + mr - 1) / mr, nTiles = (n + nr - 1) / nr;
         long flops = 2L * m * n * k;
-        int threads = flops < 2_000_000 ? 1 : Parallel.threads();
+        int threads = flops < 2_000_000 || !Parallel.shareable(a, b, c) ? 1 : Parallel.threads();
         int[] grid = grid(threads, mTiles, nTiles, m, n, k);
         int tm = grid[0], tn = grid[1];
         Epilogue e = ep == null || ep.isNone() ? null : ep;

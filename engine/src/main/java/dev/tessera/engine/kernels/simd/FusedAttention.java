@@ -108,7 +108,7 @@ final class FusedAttention {
                     lse.setAtIndex(F, lseRow + i0 + r, l[r] > 0 ? (float) (m[r] + Math.log(l[r])) : Float.NEGATIVE_INFINITY);
                 }
             }
-        });
+        }, q, k, v, mask, o, lse);
     }
 
     /** st[R x bc] = qb[R x d] * kT[d x (j0..j0+bc)], two vectors of columns at a time (8 accumulators). */
@@ -295,7 +295,7 @@ final class FusedAttention {
                 }
             }
             perHead[bh] = dsAcc;
-        });
+        }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
     }
 

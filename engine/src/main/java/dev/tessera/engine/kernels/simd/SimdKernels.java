@@ -65,7 +65,7 @@ public final class SimdKernels extends ScalarKernels {
                             float beta, MemorySegment c, long cOff, long ldc, long sC) {
         // Heads are independent: parallelise across them, each GEMM sequential (nested calls run inline).
         dev.tessera.engine.kernels.Parallel.forEach(batch, i ->
-                gemm.gemm(transA, transB, m, n, k, alpha, a, aOff + i * sA, lda, b, bOff + i * sB, ldb, beta, c, cOff + i * sC, ldc, Epilogue.NONE));
+                gemm.gemm(transA, transB, m, n, k, alpha, a, aOff + i * sA, lda, b, bOff + i * sB, ldb, beta, c, cOff + i * sC, ldc, Epilogue.NONE), a, b, c);
     }
 
     // ---------------------------------------------------------------- softmax, layernorm

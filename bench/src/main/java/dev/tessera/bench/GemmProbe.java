@@ -1,0 +1,45 @@
+package dev.tessera.bench;
+
+import dev.tessera.engine.kernels.Epilogue;
+import dev.tessera.engine.kernels.KernelProvider;
+import dev.tessera.engine.kernels.Kernels;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.tensor.OffHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+/**
+ * A fast, JMH-free GEMM probe for tuning sessions: best-of-5 GFLOPS per shape and thread count.
+ * {@code java -cp bench/target/benchmarks.jar dev.tessera.bench.GemmProbe [threads] [MxNxK,...]}
+ */
+public final class GemmProbe {
+    public static void main(String[] args) {
+        String threads = args.length > 0 ? args[0] : "1,2";
+        String shapes = args.length > 1 ? args[1] : GemmBenchmark.DEFAULT_SHAPES;
+        Kernels k = KernelProvider.get();
+        for (String sh : shapes.split(",")) {
+            String[] p = sh.split("x");
+            int m = Integer.parseInt(p[0]), n = Integer.parseInt(p[1]), kk = Integer.parseInt(p[2]);
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment a = OffHeap.allocateFloats(arena, (long) m * kk), b = OffHeap.allocateFloats(arena, (long) kk * n), c = OffHeap.allocateFloats(arena, (long) m * n);
+                Random r = new Random(1);
+                for (long i = 0; i < (long) m * kk; i++) a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, r.nextFloat());
+                for (long i = 0; i < (long) kk * n; i++) b.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, r.nextFloat());
+                for (String t : threads.split(",")) {
+                    Parallel.setThreads(Integer.parseInt(t));
+                    double flops = 2.0 * m * n * kk;
+                    int reps = (int) Math.max(3, 2e10 / flops);
+                    for (int w = 0; w < 3; w++) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
+                    double best = Double.MAX_VALUE;
+                    for (int round = 0; round < 5; round++) {
+                        long t0 = System.nanoTime();
+                        for (int i = 0; i < reps; i++) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
+                        best = Math.min(best, (System.nanoTime() - t0) / 1e9 / reps);
+                    }
+                    System.out.printf("{\"impl\":\"%s\",\"shape\":\"%s\",\"threads\":%s,\"gflops\":%.1f}%n", k.name(), sh, t, flops / best / 1e9);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.tessera.engine.autograd;
+
+import dev.tessera.engine.kernels.KernelProvider;
+import dev.tessera.engine.kernels.Kernels;
+import dev.tessera.engine.tensor.Shapes;
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.TensorException;
+import dev.tessera.engine.tensor.Workspace;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reverse-mode autograd: each op appends its backward closure; {@link #backward} runs them in reverse. Outputs and
+ * the gradients of intermediates live in the step's {@link Workspace}; {@link #reset} drops the closures and rewinds
+ * the workspace, so a training loop allocates its memory in the first step only. A tape made with
+ * {@link #inference} records nothing (no-grad mode).
+ */
+public final class Tape {
+    private final Workspace ws;
+    private final boolean recording;
+    private final Kernels kernels;
+    private final List<Runnable> backwards = new ArrayList<>();
+    private boolean ran;
+
+    private Tape(Workspace ws, boolean recording, Kernels kernels) {
+        this.ws = ws;
+        this.recording = recording;
+        this.kernels = kernels;
+    }
+
+    public static Tape training(Workspace ws) { return new Tape(ws, true, KernelProvider.get()); }
+
+    public static Tape inference(Workspace ws) { return new Tape(ws, false, KernelProvider.get()); }
+
+    /** A tape on explicit kernels (tests compare the scalar and SIMD paths this way). */
+    public static Tape of(Workspace ws, boolean recording, Kernels kernels) { return new Tape(ws, recording, kernels); }
+
+    public Workspace workspace() { return ws; }
+
+    public Kernels kernels() { return kernels; }
+
+    public boolean recording() { return recording; }
+
+    /** Whether any input needs a gradient, so that the op must record. */
+    public boolean needsGrad(Tensor... inputs) {
+        if (!recording) return false;
+        for (Tensor t : inputs) if (t != null && t.requiresGrad()) return true;
+        return false;
+    }
+
+    public void record(Runnable backward) {
+        if (ran) throw new TensorException("tape already ran backward: reset() before recording the next step");
+        backwards.add(backward);
+    }
+
+    /** The gradient buffer of t, created zero-filled on first use (in the workspace unless t already has one). */
+    public Tensor grad(Tensor t) {
+        Tensor g = t.grad();
+        if (g == null) {
+            g = ws.zeros(t.shape());
+            t.setGrad(g);
+        }
+        return g;
+    }
+
+    /** Runs the recorded backwards from a scalar loss (its gradient seeded with 1). */
+    public void backward(Tensor loss) {
+        if (!recording) throw new TensorException("backward on an inference tape: nothing was recorded");
+        if (loss.numel() != 1) throw new TensorException("backward needs a scalar loss, got " + Shapes.str(loss.shape()));
+        grad(loss).fill(1f);
+        for (int i = backwards.size() - 1; i >= 0; i--) backwards.get(i).run();
+        ran = true;
+    }
+
+    public int size() { return backwards.size(); }
+
+    /** Drops the recorded step and rewinds the workspace: every intermediate of that step is now invalid. */
+    public void reset() {
+        backwards.clear();
+        ran = false;
+        ws.reset();
+    }
+}
