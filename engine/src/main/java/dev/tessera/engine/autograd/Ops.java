@@ -52,7 +52,7 @@ public final class Ops {
                 pre == null ? null : pre.segment(), pre == null ? 0 : pre.offset(), out);
         k.gemm(false, false, r, out, in, 1f, x.segment(), x.offset(), in, w.segment(), w.offset(), out, 0f, y.segment(), y.offset(), out, ep);
         if (grad) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
                 if (residual != null && residual.requiresGrad()) {
                     Tensor dr = tape.grad(residual);
@@ -107,7 +107,7 @@ public final class Ops {
                 beta == null ? null : beta.segment(), beta == null ? 0 : beta.offset(), y.segment(), y.offset(),
                 mean.segment(), mean.offset(), rstd.segment(), rstd.offset(), r, d, eps);
         if (tape.needsGrad(x, gamma, beta)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
                 Tensor dx = x.requiresGrad() ? tape.grad(x) : tape.workspace().zeros(x.shape());
                 Tensor dg = gamma != null && gamma.requiresGrad() ? tape.grad(gamma) : null;
@@ -127,7 +127,7 @@ public final class Ops {
         Tensor y = tape.workspace().allocate(x.shape());
         k.activation(act, x.segment(), x.offset(), y.segment(), y.offset(), x.numel());
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 k.activationBackward(act, x.segment(), x.offset(), dy.segment(), dy.offset(), dx.segment(), dx.offset(), x.numel());
             });
@@ -145,7 +145,7 @@ public final class Ops {
         Tensor y = tape.workspace().allocate(x.shape());
         k.softmax(x.segment(), x.offset(), y.segment(), y.offset(), r, c);
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 k.softmaxBackward(y.segment(), y.offset(), dy.segment(), dy.offset(), dx.segment(), dx.offset(), r, c);
             });
@@ -168,7 +168,7 @@ public final class Ops {
         if (rows == 1) k.add(a.segment(), a.offset(), b.segment(), b.offset(), y.segment(), y.offset(), a.numel());
         else k.addRow(a.segment(), a.offset(), b.segment(), b.offset(), y.segment(), y.offset(), rows, cols);
         if (tape.needsGrad(a, b)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
                 if (a.requiresGrad()) {
                     Tensor da = tape.grad(a);
@@ -200,7 +200,7 @@ public final class Ops {
         Tensor y = tape.workspace().allocate(a.shape());
         k.mul(a.segment(), a.offset(), b.segment(), b.offset(), y.segment(), y.offset(), a.numel());
         if (tape.needsGrad(a, b)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
                 if (a.requiresGrad()) k.mulAcc(dy.segment(), dy.offset(), b.segment(), b.offset(), tape.grad(a).segment(), tape.grad(a).offset(), a.numel());
                 if (b.requiresGrad()) k.mulAcc(dy.segment(), dy.offset(), a.segment(), a.offset(), tape.grad(b).segment(), tape.grad(b).offset(), b.numel());
@@ -216,7 +216,7 @@ public final class Ops {
         Tensor y = tape.workspace().allocate(x.shape());
         k.scale(alpha, x.segment(), x.offset(), y.segment(), y.offset(), x.numel());
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 k.axpy(alpha, dy.segment(), dy.offset(), dx.segment(), dx.offset(), x.numel());
             });
@@ -254,7 +254,7 @@ public final class Ops {
             }
         }
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 for (int o = 0; o < fo; o++) {
                     for (int i = 0; i < n; i++) {
@@ -272,7 +272,7 @@ public final class Ops {
     public static Tensor contiguous(Tape tape, Tensor x) {
         x.checkAlive();
         Tensor y = tape.workspace().allocate(x.shape()).copyFrom(x);
-        if (tape.needsGrad(x)) tape.record(() -> accumulate(tape, tape.grad(x), tape.grad(y)));
+        if (tape.needsGrad(x)) tape.record(y, () -> accumulate(tape, tape.grad(x), tape.grad(y)));
         return y;
     }
 
@@ -282,7 +282,7 @@ public final class Ops {
         Tensor y = tape.workspace().allocate(Shapes.resolve(x.shape(), shape));
         tape.kernels().copy(x.segment(), x.offset(), y.segment(), y.offset(), x.numel());
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 tape.kernels().axpy(1f, dy.segment(), dy.offset(), dx.segment(), dx.offset(), x.numel());
             });
@@ -292,12 +292,22 @@ public final class Ops {
 
     /** Permuted contiguous copy: y = x.permute(perm).contiguous(). */
     public static Tensor permute(Tape tape, Tensor x, int... perm) {
-        return contiguous(tape, x.permute(perm));
+        int[] p = perm.clone();
+        return viewCopy(tape, x, t -> t.permute(p));
     }
 
     /** Elements [start, end) of axis, as a contiguous copy. */
     public static Tensor slice(Tape tape, Tensor x, int axis, int start, int end) {
-        return contiguous(tape, x.slice(axis, start, end));
+        return viewCopy(tape, x, t -> t.slice(axis, start, end));
+    }
+
+    /** A contiguous copy of view(x); the gradient flows back through the same view of x's gradient. */
+    private static Tensor viewCopy(Tape tape, Tensor x, java.util.function.UnaryOperator<Tensor> view) {
+        x.checkAlive();
+        Tensor v = view.apply(x);
+        Tensor y = tape.workspace().allocate(v.shape()).copyFrom(v);
+        if (tape.needsGrad(x)) tape.record(y, () -> accumulate(tape, view.apply(tape.grad(x)), tape.grad(y)));
+        return y;
     }
 
     /** Concatenation along axis; every input contiguous or not, shapes equal but on axis. */
@@ -324,7 +334,7 @@ public final class Ops {
             at += xs[i].dim(a);
         }
         if (tape.needsGrad(xs)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
                 for (int i = 0; i < xs.length; i++) {
                     if (xs[i].requiresGrad()) accumulate(tape, tape.grad(xs[i]), dy.slice(a, starts[i], starts[i] + xs[i].dim(a)));
@@ -355,7 +365,7 @@ public final class Ops {
         }
         int[] idx = index.clone();
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 for (int i = 0; i < idx.length; i++) k.axpy(1f, dy.segment(), dy.offset() + i * row, dx.segment(), dx.offset() + idx[i] * row, row);
             });
@@ -403,7 +413,7 @@ public final class Ops {
         Tensor mask = tape.workspace().allocate(x.shape());
         k.dropout(x.segment(), x.offset(), mask.segment(), mask.offset(), y.segment(), y.offset(), x.numel(), p, seed);
         if (tape.needsGrad(x)) {
-            tape.record(() -> {
+            tape.record(y, () -> {
                 Tensor dy = tape.grad(y), dx = tape.grad(x);
                 k.mulAcc(dy.segment(), dy.offset(), mask.segment(), mask.offset(), dx.segment(), dx.offset(), x.numel());
             });
@@ -435,7 +445,7 @@ public final class Ops {
         k.attention(s, q, base, q, base + dim, q, base + 2L * dim, sc, mask == null ? null : mask.segment(), mask == null ? 0 : mask.offset(),
                 o.segment(), o.offset(), lse.segment(), lse.offset());
         if (tape.needsGrad(qkv, scale)) {
-            tape.record(() -> {
+            tape.record(o, () -> {
                 Tensor dO = tape.grad(o), dqkv = tape.grad(qkv);
                 double[] ds = scale.requiresGrad() ? new double[heads] : null;
                 k.attentionBackward(s, q, base, q, base + dim, q, base + 2L * dim, sc, mask == null ? null : mask.segment(), mask == null ? 0 : mask.offset(),
@@ -478,7 +488,7 @@ public final class Ops {
         loss.setFlat(0, (float) l);
         int[] lab = labels == null ? null : labels.clone();
         if (tape.needsGrad(logits)) {
-            tape.record(() -> {
+            tape.record(loss, () -> {
                 float dl = tape.grad(loss).getFlat(0);
                 Tensor dlogits = tape.grad(logits);
                 k.crossEntropyBackward(probs.segment(), probs.offset(), lab, ss, so, smoothing, dl / r, dlogits.segment(), dlogits.offset(), r, c);

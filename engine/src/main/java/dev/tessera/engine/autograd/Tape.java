@@ -48,7 +48,9 @@ public final class Tape {
         return false;
     }
 
-    public void record(Runnable backward) {
+    /** Records an op's backward; its output now requires a gradient, so later ops that use it record too. */
+    public void record(Tensor output, Runnable backward) {
+        output.requiresGrad(true);
         if (ran) throw new TensorException("tape already ran backward: reset() before recording the next step");
         backwards.add(backward);
     }

@@ -1,0 +1,108 @@
+package dev.tessera.kernels;
+
+import static dev.tessera.Fixtures.*;
+
+import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.kernels.Epilogue;
+import dev.tessera.engine.kernels.Parallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import net.jqwik.api.*;
+
+/** The fast GEMM against the double-accumulating reference, on shapes around every tile edge. */
+@Tag("kernels")
+class GemmTest {
+
+    @Provide
+    Arbitrary<Integer> mSizes() {
+        return Arbitraries.of(1, 2, 5, 6, 7, 11, 12, 13, 25, 37, 197);
+    }
+
+    @Provide
+    Arbitrary<Integer> nSizes() {
+        return Arbitraries.of(1, 3, LANES - 1, LANES, LANES + 1, 2 * LANES - 1, 2 * LANES, 2 * LANES + 1, 100, 385);
+    }
+
+    @Provide
+    Arbitrary<Integer> kSizes() {
+        return Arbitraries.of(1, 2, 17, 64, 255, 319, 320, 321, 700);
+    }
+
+    @Property(tries = 80)
+    void gemmMatchesReference(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("kSizes") int k,
+                              @ForAll boolean transA, @ForAll boolean transB,
+                              @ForAll("betas") float beta, @ForAll("threads") int threads) {
+        float alpha = 0.75f;
+        Parallel.setThreads(threads);
+        try (Arena arena = Arena.ofShared()) {
+            long lda = transA ? m + 3 : k + 1, ldb = transB ? k + 2 : n + 5, ldc = n + 1;
+            MemorySegment a = random(arena, (transA ? k : m) * lda, 1), b = random(arena, (transB ? n : k) * ldb, 2);
+            MemorySegment c0 = random(arena, m * ldc, 3), c1 = copy(arena, c0);
+            REF.gemm(transA, transB, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c0, 0, ldc, Epilogue.NONE);
+            FAST.gemm(transA, transB, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c1, 0, ldc, Epilogue.NONE);
+            // Sums of k products of N(0,1): error grows like sqrt(k) * eps * |terms|.
+            assertClose("gemm " + m + "x" + n + "x" + k + " tA=" + transA + " tB=" + transB, c0, c1, m * ldc, 2e-5 * Math.sqrt(k) * 4, 1e-4);
+        } finally {
+            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    @Provide
+    Arbitrary<Float> betas() { return Arbitraries.of(0f, 1f, -0.5f); }
+
+    @Provide
+    Arbitrary<Integer> threads() { return Arbitraries.of(1, 2, 3); }
+
+    @Property(tries = 40)
+    void epilogueBiasActivationResidual(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("kSizes") int k,
+                                        @ForAll Activation act, @ForAll boolean residual, @ForAll boolean preAct) {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment a = random(arena, (long) m * k, 4), b = random(arena, (long) k * n, 5), bias = random(arena, n, 6);
+            MemorySegment res = residual ? random(arena, (long) m * n, 7) : null;
+            MemorySegment p0 = preAct ? random(arena, (long) m * n, 8) : null, p1 = preAct ? copy(arena, p0) : null;
+            MemorySegment c0 = random(arena, (long) m * n, 9), c1 = copy(arena, c0);
+            Epilogue e0 = new Epilogue(bias, 0, act, res, 0, n, p0, 0, n), e1 = new Epilogue(bias, 0, act, res, 0, n, p1, 0, n);
+            REF.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c0, 0, n, e0);
+            FAST.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c1, 0, n, e1);
+            double atol = 1e-4 * Math.sqrt(k) * 4;
+            assertClose("epilogue " + act + " " + m + "x" + n + "x" + k, c0, c1, (long) m * n, atol, 1e-4);
+            if (preAct) assertClose("pre-activation", p0, p1, (long) m * n, atol, 1e-4);
+        }
+    }
+
+    @Example
+    void kZeroScalesByBeta() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment c0 = random(arena, 12, 1), c1 = copy(arena, c0);
+            REF.gemm(false, false, 3, 4, 0, 1f, c0, 0, 1, c0, 0, 4, 0.5f, c0, 0, 4, Epilogue.NONE);
+            FAST.gemm(false, false, 3, 4, 0, 1f, c1, 0, 1, c1, 0, 4, 0.5f, c1, 0, 4, Epilogue.NONE);
+            assertClose("k = 0", c0, c1, 12, 0, 0);
+        }
+    }
+
+    @Property(tries = 20)
+    void batchedEqualsLoop(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("kSizes") int k) {
+        int batch = 3;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment a = random(arena, (long) batch * m * k, 1), b = random(arena, (long) batch * n * k, 2);
+            MemorySegment c0 = random(arena, (long) batch * m * n, 3), c1 = copy(arena, c0);
+            for (int i = 0; i < batch; i++) {
+                REF.gemm(false, true, m, n, k, 1f, a, (long) i * m * k, k, b, (long) i * n * k, k, 0f, c0, (long) i * m * n, n, Epilogue.NONE);
+            }
+            FAST.gemmBatched(batch, false, true, m, n, k, 1f, a, 0, k, (long) m * k, b, 0, k, (long) n * k, 0f, c1, 0, n, (long) m * n);
+            assertClose("batched", c0, c1, (long) batch * m * n, 1e-4 * Math.sqrt(k) * 4, 1e-4);
+        }
+    }
+
+    @Example
+    void confinedMemoryRunsOnTheCallingThread() {
+        try (Arena arena = Arena.ofConfined()) {
+            int m = 300, n = 300, k = 300;
+            MemorySegment a = random(arena, (long) m * k, 1), b = random(arena, (long) k * n, 2);
+            MemorySegment c0 = random(arena, (long) m * n, 3), c1 = copy(arena, c0);
+            REF.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c0, 0, n, Epilogue.NONE);
+            FAST.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c1, 0, n, Epilogue.NONE);
+            assertClose("confined", c0, c1, (long) m * n, 1e-3, 1e-4);
+        }
+    }
+}

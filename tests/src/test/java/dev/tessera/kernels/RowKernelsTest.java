@@ -1,0 +1,217 @@
+package dev.tessera.kernels;
+
+import static dev.tessera.Fixtures.*;
+
+import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.kernels.MathRef;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import net.jqwik.api.*;
+
+/** Softmax, LayerNorm, activations, elementwise, losses and optimizer kernels: fast path against the reference. */
+@Tag("kernels")
+class RowKernelsTest {
+
+    @Provide
+    Arbitrary<Integer> rows() { return Arbitraries.of(1, 2, 3, 17); }
+
+    @Provide
+    Arbitrary<Integer> cols() { return Arbitraries.of(1, 2, 7, LANES - 1, LANES, LANES + 1, 3 * LANES + 5, 197, 768); }
+
+    @Property
+    void softmaxForwardBackward(@ForAll("rows") int r, @ForAll("cols") int c) {
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment x = random(arena, n, 1), y0 = random(arena, n, 0), y1 = random(arena, n, 0);
+            REF.softmax(x, 0, y0, 0, r, c);
+            FAST.softmax(x, 0, y1, 0, r, c);
+            assertClose("softmax", y0, y1, n, 1e-6, 1e-5);
+            double rowSum = 0;
+            for (int j = 0; j < c; j++) rowSum += y1.getAtIndex(ValueLayout.JAVA_FLOAT, j);
+            if (Math.abs(rowSum - 1) > 1e-5) throw new AssertionError("softmax row sums to " + rowSum);
+            MemorySegment dy = random(arena, n, 2), dx0 = random(arena, n, 3), dx1 = copy(arena, dx0);
+            REF.softmaxBackward(y0, 0, dy, 0, dx0, 0, r, c);
+            FAST.softmaxBackward(y0, 0, dy, 0, dx1, 0, r, c);
+            assertClose("softmax backward", dx0, dx1, n, 1e-5, 1e-4);
+        }
+    }
+
+    @Example
+    void softmaxIsStableForHugeLogitsAndFullyMaskedRows() {
+        try (Arena arena = Arena.ofShared()) {
+            int c = LANES + 3;
+            MemorySegment x = random(arena, 2L * c, 1), y = random(arena, 2L * c, 2);
+            for (int j = 0; j < c; j++) {
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, j, 1e30f + j * 1e24f);
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, c + j, Float.NEGATIVE_INFINITY);
+            }
+            FAST.softmax(x, 0, y, 0, 2, c);
+            for (int j = 0; j < 2 * c; j++) {
+                float v = y.getAtIndex(ValueLayout.JAVA_FLOAT, j);
+                if (!Float.isFinite(v)) throw new AssertionError("softmax produced " + v + " at " + j);
+            }
+        }
+    }
+
+    @Property
+    void layerNormForwardBackward(@ForAll("rows") int r, @ForAll("cols") int c, @ForAll boolean affine) {
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment x = random(arena, n, 1), g = affine ? random(arena, c, 2) : null, b = affine ? random(arena, c, 3) : null;
+            MemorySegment y0 = random(arena, n, 0), y1 = random(arena, n, 0);
+            MemorySegment m0 = random(arena, r, 0), m1 = random(arena, r, 0), s0 = random(arena, r, 0), s1 = random(arena, r, 0);
+            REF.layerNorm(x, 0, g, 0, b, 0, y0, 0, m0, 0, s0, 0, r, c, 1e-6f);
+            FAST.layerNorm(x, 0, g, 0, b, 0, y1, 0, m1, 0, s1, 0, r, c, 1e-6f);
+            assertClose("layerNorm", y0, y1, n, 1e-4, 1e-4);
+            assertClose("mean", m0, m1, r, 1e-5, 1e-5);
+            assertClose("rstd", s0, s1, r, 1e-4, 1e-4);
+            MemorySegment dy = random(arena, n, 4), dx0 = random(arena, n, 5), dx1 = copy(arena, dx0);
+            MemorySegment dg0 = affine ? random(arena, c, 6) : null, dg1 = affine ? copy(arena, dg0) : null;
+            MemorySegment db0 = affine ? random(arena, c, 7) : null, db1 = affine ? copy(arena, db0) : null;
+            REF.layerNormBackward(x, 0, g, 0, m0, 0, s0, 0, dy, 0, dx0, 0, dg0, 0, db0, 0, r, c);
+            FAST.layerNormBackward(x, 0, g, 0, m0, 0, s0, 0, dy, 0, dx1, 0, dg1, 0, db1, 0, r, c);
+            assertClose("layerNorm dx", dx0, dx1, n, 2e-4, 1e-3);
+            if (affine) {
+                assertClose("layerNorm dgamma", dg0, dg1, c, 1e-4, 1e-4);
+                assertClose("layerNorm dbeta", db0, db1, c, 1e-4, 1e-4);
+            }
+        }
+    }
+
+    @Property
+    void activationsAgainstDoubleReference(@ForAll("cols") int n, @ForAll Activation act) {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = random(arena, n, 11), y = random(arena, n, 0), dy = random(arena, n, 12), dx = OffHeap0.zeros(arena, n);
+            FAST.activation(act, x, 0, y, 0, n);
+            FAST.activationBackward(act, x, 0, dy, 0, dx, 0, n);
+            float[] ref = new float[n], dref = new float[n];
+            for (int i = 0; i < n; i++) {
+                double xi = x.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+                ref[i] = (float) MathRef.act(act, xi);
+                dref[i] = (float) (MathRef.actGrad(act, xi) * dy.getAtIndex(ValueLayout.JAVA_FLOAT, i));
+            }
+            assertClose(act + " forward", ref, floats(y, 0, n), 1e-6, 1e-5);
+            assertClose(act + " backward", dref, floats(dx, 0, n), 1e-6, 1e-5);
+        }
+    }
+
+    @Example
+    void erfReferenceMatchesKnownValues() {
+        double[][] known = {{0, 0}, {0.5, 0.5204998778130465}, {1, 0.8427007929497149}, {2, 0.9953222650189527}, {3.5, 0.9999992569016276}, {-1, -0.8427007929497149}};
+        for (double[] kv : known) {
+            if (Math.abs(MathRef.erf(kv[0]) - kv[1]) > 1e-13) throw new AssertionError("erf(" + kv[0] + ") = " + MathRef.erf(kv[0]));
+        }
+    }
+
+    @Property
+    void elementwise(@ForAll("rows") int r, @ForAll("cols") int c) {
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment a = random(arena, n, 1), b = random(arena, n, 2), row = random(arena, c, 3);
+            MemorySegment o0 = random(arena, n, 0), o1 = random(arena, n, 0);
+            REF.add(a, 0, b, 0, o0, 0, n); FAST.add(a, 0, b, 0, o1, 0, n);
+            assertClose("add", o0, o1, n, 0, 0);
+            REF.mul(a, 0, b, 0, o0, 0, n); FAST.mul(a, 0, b, 0, o1, 0, n);
+            assertClose("mul", o0, o1, n, 0, 0);
+            REF.addRow(a, 0, row, 0, o0, 0, r, c); FAST.addRow(a, 0, row, 0, o1, 0, r, c);
+            assertClose("addRow", o0, o1, n, 0, 0);
+            REF.axpy(0.3f, a, 0, o0, 0, n); FAST.axpy(0.3f, a, 0, o1, 0, n);
+            assertClose("axpy", o0, o1, n, 1e-6, 1e-6);
+            REF.mulAcc(a, 0, b, 0, o0, 0, n); FAST.mulAcc(a, 0, b, 0, o1, 0, n);
+            assertClose("mulAcc", o0, o1, n, 1e-6, 1e-6);
+            REF.scale(-2f, a, 0, o0, 0, n); FAST.scale(-2f, a, 0, o1, 0, n);
+            assertClose("scale", o0, o1, n, 0, 0);
+            MemorySegment s0 = random(arena, c, 4), s1 = copy(arena, s0);
+            REF.sumRows(a, 0, s0, 0, r, c); FAST.sumRows(a, 0, s1, 0, r, c);
+            assertClose("sumRows", s0, s1, c, 1e-5, 1e-5);
+            MemorySegment t0 = random(arena, r, 4), t1 = random(arena, r, 5);
+            REF.sumCols(a, 0, t0, 0, r, c); FAST.sumCols(a, 0, t1, 0, r, c);
+            assertClose("sumCols", t0, t1, r, 1e-4, 1e-5);
+            REF.copy(a, 0, o0, 0, n); FAST.copy(a, 0, o1, 0, n);
+            assertClose("copy", o0, o1, n, 0, 0);
+            double ss0 = REF.sumSquares(a, 0, n), ss1 = FAST.sumSquares(a, 0, n);
+            if (Math.abs(ss0 - ss1) > 1e-5 * ss0 + 1e-6) throw new AssertionError("sumSquares " + ss0 + " vs " + ss1);
+        }
+    }
+
+    @Property
+    void crossEntropyHardSoftSmoothed(@ForAll("rows") int r, @ForAll("classes") int c, @ForAll("smoothing") float eps, @ForAll boolean soft) {
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment logits = random(arena, n, 1), p0 = random(arena, n, 0), p1 = random(arena, n, 0);
+            int[] labels = new int[r];
+            for (int i = 0; i < r; i++) labels[i] = (i * 7 + 3) % c;
+            MemorySegment tgt = null;
+            if (soft) {
+                tgt = random(arena, n, 5);
+                FAST.softmax(tgt, 0, tgt, 0, r, c);
+            }
+            double l0 = REF.crossEntropy(logits, 0, labels, tgt, 0, eps, p0, 0, null, 0, r, c);
+            double l1 = FAST.crossEntropy(logits, 0, labels, tgt, 0, eps, p1, 0, null, 0, r, c);
+            if (Math.abs(l0 - l1) > 1e-5 * Math.abs(l0) + 1e-6) throw new AssertionError("loss " + l0 + " vs " + l1);
+            // Independent check of the hard-label loss: -log softmax(logits)[label].
+            if (!soft && eps == 0f) {
+                double want = 0;
+                for (int i = 0; i < r; i++) {
+                    double max = Double.NEGATIVE_INFINITY, s = 0;
+                    for (int j = 0; j < c; j++) max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + j));
+                    for (int j = 0; j < c; j++) s += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + j) - max);
+                    want += -(logits.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + labels[i]) - max - Math.log(s));
+                }
+                want /= r;
+                if (Math.abs(want - l1) > 1e-5 * want) throw new AssertionError("cross-entropy " + l1 + ", expected " + want);
+            }
+        }
+    }
+
+    @Provide
+    Arbitrary<Integer> classes() { return Arbitraries.of(1, 2, 10, LANES + 1, 1000); }
+
+    @Provide
+    Arbitrary<Float> smoothing() { return Arbitraries.of(0f, 0.1f); }
+
+    @Property(tries = 20)
+    void dropoutIsSeededAndUnbiased(@ForAll("cols") int n, @ForAll("probabilities") float p) {
+        try (Arena arena = Arena.ofShared()) {
+            int len = Math.max(n, 4096);
+            MemorySegment x = random(arena, len, 1), m0 = random(arena, len, 0), m1 = random(arena, len, 0), y0 = random(arena, len, 0), y1 = random(arena, len, 0);
+            REF.dropout(x, 0, m0, 0, y0, 0, len, p, 42);
+            FAST.dropout(x, 0, m1, 0, y1, 0, len, p, 42);
+            assertClose("dropout mask", m0, m1, len, 0, 0);
+            int dropped = 0;
+            for (int i = 0; i < len; i++) if (m1.getAtIndex(ValueLayout.JAVA_FLOAT, i) == 0f) dropped++;
+            double rate = (double) dropped / len;
+            if (Math.abs(rate - p) > 4 * Math.sqrt(p * (1 - p) / len) + 1e-9) throw new AssertionError("dropout rate " + rate + " for p=" + p);
+        }
+    }
+
+    @Provide
+    Arbitrary<Float> probabilities() { return Arbitraries.of(0.1f, 0.5f); }
+
+    @Property
+    void optimizerKernels(@ForAll("cols") int n, @ForAll boolean nesterov) {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment p0 = random(arena, n, 1), p1 = copy(arena, p0), g = random(arena, n, 2);
+            MemorySegment m0 = random(arena, n, 3), m1 = copy(arena, m0), v0 = random(arena, n, 4);
+            for (int i = 0; i < n; i++) v0.setAtIndex(ValueLayout.JAVA_FLOAT, i, Math.abs(v0.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+            MemorySegment v1 = copy(arena, v0);
+            REF.adamw(p0, 0, g, 0, m0, 0, v0, 0, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.1f, 0.001f);
+            FAST.adamw(p1, 0, g, 0, m1, 0, v1, 0, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.1f, 0.001f);
+            assertClose("adamw p", p0, p1, n, 1e-6, 1e-5);
+            assertClose("adamw m", m0, m1, n, 1e-6, 1e-5);
+            assertClose("adamw v", v0, v1, n, 1e-6, 1e-5);
+            REF.sgd(p0, 0, g, 0, m0, 0, n, 0.1f, 0.9f, nesterov, 1e-4f);
+            FAST.sgd(p1, 0, g, 0, m1, 0, n, 0.1f, 0.9f, nesterov, 1e-4f);
+            assertClose("sgd p", p0, p1, n, 1e-5, 1e-5);
+            REF.ema(v0, 0, p0, 0, n, 0.99f);
+            FAST.ema(v1, 0, p0, 0, n, 0.99f);
+            assertClose("ema", v0, v1, n, 1e-6, 1e-5);
+        }
+    }
+
+    /** Zero-filled memory without going through the random helper. */
+    static final class OffHeap0 {
+        static MemorySegment zeros(Arena a, long n) { return dev.tessera.engine.tensor.OffHeap.allocateFloats(a, n); }
+    }
+}
