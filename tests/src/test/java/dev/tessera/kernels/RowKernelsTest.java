@@ -210,6 +210,32 @@ class RowKernelsTest {
         }
     }
 
+    @Example
+    void largeInputsTakeTheParallelPathAndAgree() {
+        int r = 203, c = 769;
+        long n = (long) r * c;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = random(arena, n, 1), g = random(arena, c, 2), b = random(arena, c, 3), dy = random(arena, n, 4);
+            MemorySegment y0 = random(arena, n, 0), y1 = random(arena, n, 0), m0 = random(arena, r, 0), m1 = random(arena, r, 0), s0 = random(arena, r, 0), s1 = random(arena, r, 0);
+            REF.softmax(x, 0, y0, 0, r, c); FAST.softmax(x, 0, y1, 0, r, c);
+            assertClose("parallel softmax", y0, y1, n, 1e-6, 1e-5);
+            REF.layerNorm(x, 0, g, 0, b, 0, y0, 0, m0, 0, s0, 0, r, c, 1e-6f); FAST.layerNorm(x, 0, g, 0, b, 0, y1, 0, m1, 0, s1, 0, r, c, 1e-6f);
+            assertClose("parallel layerNorm", y0, y1, n, 1e-4, 1e-4);
+            MemorySegment dx0 = random(arena, n, 5), dx1 = copy(arena, dx0), dg0 = random(arena, c, 6), dg1 = copy(arena, dg0), db0 = random(arena, c, 7), db1 = copy(arena, db0);
+            REF.layerNormBackward(x, 0, g, 0, m0, 0, s0, 0, dy, 0, dx0, 0, dg0, 0, db0, 0, r, c);
+            FAST.layerNormBackward(x, 0, g, 0, m0, 0, s0, 0, dy, 0, dx1, 0, dg1, 0, db1, 0, r, c);
+            assertClose("parallel layerNorm dx", dx0, dx1, n, 2e-4, 1e-3);
+            assertClose("parallel layerNorm dgamma", dg0, dg1, c, 2e-3, 1e-4);
+            assertClose("parallel layerNorm dbeta", db0, db1, c, 2e-3, 1e-4);
+            REF.activation(Activation.GELU, x, 0, y0, 0, n); FAST.activation(Activation.GELU, x, 0, y1, 0, n);
+            assertClose("parallel gelu", y0, y1, n, 1e-6, 1e-5);
+            REF.addRow(x, 0, g, 0, y0, 0, r, c); FAST.addRow(x, 0, g, 0, y1, 0, r, c);
+            assertClose("parallel addRow", y0, y1, n, 0, 0);
+            REF.axpy(0.5f, x, 0, y0, 0, n); FAST.axpy(0.5f, x, 0, y1, 0, n);
+            assertClose("parallel axpy", y0, y1, n, 1e-6, 1e-6);
+        }
+    }
+
     /** Zero-filled memory without going through the random helper. */
     static final class OffHeap0 {
         static MemorySegment zeros(Arena a, long n) { return dev.tessera.engine.tensor.OffHeap.allocateFloats(a, n); }

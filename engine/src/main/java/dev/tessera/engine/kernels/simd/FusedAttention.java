@@ -1,7 +1,6 @@
 package dev.tessera.engine.kernels.simd;
 
 import static jdk.incubator.vector.VectorOperators.ADD;
-import static jdk.incubator.vector.VectorOperators.EXP;
 import static jdk.incubator.vector.VectorOperators.MAX;
 
 import dev.tessera.engine.kernels.AttentionShape;
@@ -90,7 +89,7 @@ final class FusedAttention {
                         float corr = (float) Math.exp(m[r] - mNew);
                         FloatVector vsum = FloatVector.zero(S);
                         for (int j = 0; j < bc; j += L) {
-                            FloatVector p = load(w, srow + j).sub(mNew).lanewise(EXP);
+                            FloatVector p = SimdMath.exp(load(w, srow + j).sub(mNew));
                             store(p, w, srow + j);
                             vsum = vsum.add(p);
                         }
@@ -258,7 +257,7 @@ final class FusedAttention {
                         }
                         sj = load(w, pr + j);
                     }
-                    FloatVector p = sj.sub(li).lanewise(EXP);
+                    FloatVector p = SimdMath.exp(sj.sub(li));
                     if (j + L > n) {
                         store(p, w, pr + j);
                         for (int e = Math.max(0, n - j); e < L; e++) w.setAtIndex(F, pr + j + e, 0f);

@@ -1,7 +1,6 @@
 package dev.tessera.engine.kernels.simd;
 
 import static jdk.incubator.vector.VectorOperators.ADD;
-import static jdk.incubator.vector.VectorOperators.EXP;
 import static jdk.incubator.vector.VectorOperators.MAX;
 
 import dev.tessera.engine.kernels.Activation;
@@ -47,6 +46,42 @@ public final class SimdKernels extends ScalarKernels {
         return micro.mr() + "x" + micro.nr() + " (kc=" + b.kc() + ", nc=" + b.nc() + ")";
     }
 
+    /** Elementwise work below this many floats stays on the calling thread: a fork costs more than it saves. */
+    private static final long PARALLEL_MIN = 1 << 16;
+
+    @FunctionalInterface
+    private interface Range {
+        void run(long from, long to);
+    }
+
+    /** Splits [0, n) into one vector-aligned chunk per thread when n is large and the memory can be shared. */
+    private static void chunks(long n, Range body, MemorySegment... touched) {
+        int t = dev.tessera.engine.kernels.Parallel.threads();
+        if (n < PARALLEL_MIN || t == 1) {
+            body.run(0, n);
+            return;
+        }
+        long per = (n / t + L - 1) / L * L;
+        dev.tessera.engine.kernels.Parallel.forEach(t, i -> {
+            long from = Math.min(n, i * per), to = i == t - 1 ? n : Math.min(n, from + per);
+            if (from < to) body.run(from, to);
+        }, touched);
+    }
+
+    /** Splits rows [0, rows) across threads when rows * cols is large. */
+    private static void rowChunks(int rows, int cols, Range body, MemorySegment... touched) {
+        int t = dev.tessera.engine.kernels.Parallel.threads();
+        if ((long) rows * cols < PARALLEL_MIN || t == 1 || rows < 2) {
+            body.run(0, rows);
+            return;
+        }
+        int parts = Math.min(t, rows);
+        dev.tessera.engine.kernels.Parallel.forEach(parts, i -> {
+            long from = (long) rows * i / parts, to = (long) rows * (i + 1) / parts;
+            if (from < to) body.run(from, to);
+        }, touched);
+    }
+
     private static FloatVector load(MemorySegment s, long i) { return FloatVector.fromMemorySegment(S, s, i * 4, NO); }
     private static void store(FloatVector v, MemorySegment s, long i) { v.intoMemorySegment(s, i * 4, NO); }
 
@@ -72,6 +107,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void softmax(MemorySegment x, long xOff, MemorySegment y, long yOff, int rows, int cols) {
+        rowChunks(rows, cols, (f, t) -> softmaxSerial(x, xOff + f * cols, y, yOff + f * cols, (int) (t - f), cols), x, y);
+    }
+
+    private void softmaxSerial(MemorySegment x, long xOff, MemorySegment y, long yOff, int rows, int cols) {
         for (int r = 0; r < rows; r++) softmaxRow(x, xOff + (long) r * cols, y, yOff + (long) r * cols, cols);
     }
 
@@ -87,7 +126,7 @@ public final class SimdKernels extends ScalarKernels {
         }
         FloatVector vsum = FloatVector.zero(S);
         for (j = 0; j <= cols - L; j += L) {
-            FloatVector e = load(x, xr + j).sub(max).lanewise(EXP);
+            FloatVector e = SimdMath.exp(load(x, xr + j).sub(max));
             store(e, y, yr + j);
             vsum = vsum.add(e);
         }
@@ -104,6 +143,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void softmaxBackward(MemorySegment y, long yOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int rows, int cols) {
+        rowChunks(rows, cols, (f, t) -> softmaxBackwardSerial(y, yOff + f * cols, dy, dyOff + f * cols, dx, dxOff + f * cols, (int) (t - f), cols), y, dy, dx);
+    }
+
+    private void softmaxBackwardSerial(MemorySegment y, long yOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int rows, int cols) {
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
             float dot = dot(y, yOff + o, dy, dyOff + o, cols);
@@ -141,6 +184,13 @@ public final class SimdKernels extends ScalarKernels {
     public void layerNorm(MemorySegment x, long xOff, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                           MemorySegment y, long yOff, MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                           int rows, int cols, float eps) {
+        rowChunks(rows, cols, (f, t) -> layerNormSerial(x, xOff + f * cols, gamma, gOff, beta, bOff, y, yOff + f * cols,
+                mean, meanOff + f, rstd, rstdOff + f, (int) (t - f), cols, eps), x, gamma, beta, y, mean, rstd);
+    }
+
+    private void layerNormSerial(MemorySegment x, long xOff, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
+                          MemorySegment y, long yOff, MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
+                          int rows, int cols, float eps) {
         for (int r = 0; r < rows; r++) {
             long xr = xOff + (long) r * cols, yr = yOff + (long) r * cols;
             float mu = sum(x, xr, cols) / cols;
@@ -176,6 +226,32 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void layerNormBackward(MemorySegment x, long xOff, MemorySegment gamma, long gOff,
+                                  MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
+                                  MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
+                                  MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int rows, int cols) {
+        // dx rows are independent and run in parallel; dgamma/dbeta sum over rows, so they get one pass of their own.
+        rowChunks(rows, cols, (f, t) -> layerNormBackwardSerial(x, xOff + f * cols, gamma, gOff, mean, meanOff + f, rstd, rstdOff + f,
+                dy, dyOff + f * cols, dx, dxOff + f * cols, null, 0, null, 0, (int) (t - f), cols), x, gamma, mean, rstd, dy, dx);
+        if (dgamma != null || dbeta != null) {
+            for (int r = 0; r < rows; r++) {
+                long o = (long) r * cols;
+                float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
+                int j = 0;
+                for (; j <= cols - L; j += L) {
+                    FloatVector d = load(dy, dyOff + o + j);
+                    if (dgamma != null) store(d.fma(load(x, xOff + o + j).sub(mu).mul(rs), load(dgamma, dgOff + j)), dgamma, dgOff + j);
+                    if (dbeta != null) store(d.add(load(dbeta, dbOff + j)), dbeta, dbOff + j);
+                }
+                for (; j < cols; j++) {
+                    float d = dy.getAtIndex(F, dyOff + o + j);
+                    if (dgamma != null) dgamma.setAtIndex(F, dgOff + j, dgamma.getAtIndex(F, dgOff + j) + d * (x.getAtIndex(F, xOff + o + j) - mu) * rs);
+                    if (dbeta != null) dbeta.setAtIndex(F, dbOff + j, dbeta.getAtIndex(F, dbOff + j) + d);
+                }
+            }
+        }
+    }
+
+    private void layerNormBackwardSerial(MemorySegment x, long xOff, MemorySegment gamma, long gOff,
                                   MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
                                   MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int rows, int cols) {
@@ -225,6 +301,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void activation(Activation act, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        chunks(n, (f, t) -> activationSerial(act, x, xOff + f, y, yOff + f, t - f), x, y);
+    }
+
+    private void activationSerial(Activation act, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(SimdMath.act(act, load(x, xOff + i)), y, yOff + i);
         for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(act, x.getAtIndex(F, xOff + i)));
@@ -232,6 +312,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void activationBackward(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        chunks(n, (f, t) -> activationBackwardSerial(act, x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
+    }
+
+    private void activationBackwardSerial(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) {
             store(SimdMath.actGrad(act, load(x, xOff + i)).fma(load(dy, dyOff + i), load(dx, dxOff + i)), dx, dxOff + i);
@@ -243,6 +327,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void add(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
+        chunks(n, (f, t) -> addSerial(a, aOff + f, b, bOff + f, out, outOff + f, t - f), a, b, out);
+    }
+
+    private void addSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(load(a, aOff + i).add(load(b, bOff + i)), out, outOff + i);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, a.getAtIndex(F, aOff + i) + b.getAtIndex(F, bOff + i));
@@ -250,6 +338,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void mul(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
+        chunks(n, (f, t) -> mulSerial(a, aOff + f, b, bOff + f, out, outOff + f, t - f), a, b, out);
+    }
+
+    private void mulSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(load(a, aOff + i).mul(load(b, bOff + i)), out, outOff + i);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, a.getAtIndex(F, aOff + i) * b.getAtIndex(F, bOff + i));
@@ -257,6 +349,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void axpy(float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        chunks(n, (f, t) -> axpySerial(alpha, x, xOff + f, y, yOff + f, t - f), x, y);
+    }
+
+    private void axpySerial(float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         FloatVector va = FloatVector.broadcast(S, alpha);
         for (; i <= n - L; i += L) store(load(x, xOff + i).fma(va, load(y, yOff + i)), y, yOff + i);
@@ -265,6 +361,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void scale(float alpha, MemorySegment x, long xOff, MemorySegment out, long outOff, long n) {
+        chunks(n, (f, t) -> scaleSerial(alpha, x, xOff + f, out, outOff + f, t - f), x, out);
+    }
+
+    private void scaleSerial(float alpha, MemorySegment x, long xOff, MemorySegment out, long outOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(load(x, xOff + i).mul(alpha), out, outOff + i);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, alpha * x.getAtIndex(F, xOff + i));
@@ -272,6 +372,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void mulAcc(MemorySegment dy, long dyOff, MemorySegment b, long bOff, MemorySegment dx, long dxOff, long n) {
+        chunks(n, (f, t) -> mulAccSerial(dy, dyOff + f, b, bOff + f, dx, dxOff + f, t - f), dy, b, dx);
+    }
+
+    private void mulAccSerial(MemorySegment dy, long dyOff, MemorySegment b, long bOff, MemorySegment dx, long dxOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(load(dy, dyOff + i).fma(load(b, bOff + i), load(dx, dxOff + i)), dx, dxOff + i);
         for (; i < n; i++) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i) * b.getAtIndex(F, bOff + i));
@@ -279,12 +383,14 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void addRow(MemorySegment x, long xOff, MemorySegment row, long rowOff, MemorySegment out, long outOff, int rows, int cols) {
-        for (int r = 0; r < rows; r++) add(x, xOff + (long) r * cols, row, rowOff, out, outOff + (long) r * cols, cols);
+        rowChunks(rows, cols, (f, t) -> {
+            for (long r = f; r < t; r++) addSerial(x, xOff + r * cols, row, rowOff, out, outOff + r * cols, cols);
+        }, x, row, out);
     }
 
     @Override
     public void sumRows(MemorySegment x, long xOff, MemorySegment out, long outOff, int rows, int cols) {
-        for (int r = 0; r < rows; r++) axpy(1f, x, xOff + (long) r * cols, out, outOff, cols);
+        for (int r = 0; r < rows; r++) axpySerial(1f, x, xOff + (long) r * cols, out, outOff, cols);
     }
 
     @Override
@@ -294,6 +400,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void copy(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        chunks(n, (f, t) -> copySerial(x, xOff + f, y, yOff + f, t - f), x, y);
+    }
+
+    private void copySerial(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) store(load(x, xOff + i), y, yOff + i);
         for (; i < n; i++) y.setAtIndex(F, yOff + i, x.getAtIndex(F, xOff + i));
@@ -341,6 +451,11 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void adamw(MemorySegment p, long pOff, MemorySegment g, long gOff, MemorySegment m, long mOff, MemorySegment v, long vOff,
+                      long n, float lr, float beta1, float beta2, float eps, float weightDecay, float c1, float c2) {
+        chunks(n, (f, t) -> adamwSerial(p, pOff + f, g, gOff + f, m, mOff + f, v, vOff + f, t - f, lr, beta1, beta2, eps, weightDecay, c1, c2), p, g, m, v);
+    }
+
+    private void adamwSerial(MemorySegment p, long pOff, MemorySegment g, long gOff, MemorySegment m, long mOff, MemorySegment v, long vOff,
                       long n, float lr, float beta1, float beta2, float eps, float weightDecay, float c1, float c2) {
         float decay = 1 - lr * weightDecay, stepScale = lr / c1, invC2 = 1 / c2;
         long i = 0;

@@ -1,0 +1,107 @@
+package dev.tessera.bench;
+
+import dev.tessera.engine.kernels.AttentionShape;
+import dev.tessera.engine.kernels.KernelProvider;
+import dev.tessera.engine.kernels.Kernels;
+import dev.tessera.engine.kernels.ScalarKernels;
+import dev.tessera.engine.tensor.OffHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.*;
+
+/**
+ * Attention of one image (batch 1), 12 heads of width 64, Q/K/V/O laid out (H, N, d). {@code naive} is the textbook
+ * form from the same GEMM: S = scale Q K^T materialised per head (N x N), softmax, O = P V; {@code fused} never holds
+ * more than a score tile. {@code scalar} is the reference kernel (row at a time), for what the SIMD work buys.
+ * Memory per head: naive 4*N*N bytes of scores (plus their gradient for fwdbwd); fused O(N*d) scratch.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class AttentionBenchmark {
+    @Param({"fused", "naive"})
+    public String impl;
+
+    @Param({"fwd", "fwdbwd"})
+    public String mode;
+
+    @Param({"197", "1024"})
+    public int seq;
+
+    @Param({"2"})
+    public int threads;
+
+    static final int HEADS = 12, D = 64;
+
+    private Arena arena;
+    private MemorySegment q, k, v, o, lse, dO, dq, dk, dv, s, p, dp;
+    private Kernels kernels;
+    private AttentionShape shape;
+    private float[] scale;
+
+    @Setup
+    public void setup() {
+        arena = Arena.ofShared();
+        long n = (long) HEADS * seq * D;
+        q = rand(n, 1); k = rand(n, 2); v = rand(n, 3); dO = rand(n, 4);
+        o = OffHeap.allocateFloats(arena, n); dq = OffHeap.allocateFloats(arena, n); dk = OffHeap.allocateFloats(arena, n); dv = OffHeap.allocateFloats(arena, n);
+        lse = OffHeap.allocateFloats(arena, (long) HEADS * seq);
+        if (impl.equals("naive")) {
+            s = OffHeap.allocateFloats(arena, (long) HEADS * seq * seq);
+            p = OffHeap.allocateFloats(arena, (long) HEADS * seq * seq);
+            dp = OffHeap.allocateFloats(arena, (long) HEADS * seq * seq);
+        }
+        // (H, N, d) contiguous: sB unused (batch 1), sN = d, sH = N*d.
+        shape = new AttentionShape(1, HEADS, seq, D, (long) HEADS * seq * D, D, (long) seq * D, (long) HEADS * seq * D, D, (long) seq * D);
+        scale = new float[HEADS];
+        java.util.Arrays.fill(scale, (float) (1 / Math.sqrt(D)));
+        kernels = impl.equals("scalar") ? new ScalarKernels() : KernelProvider.get();
+        dev.tessera.engine.kernels.Parallel.setThreads(threads);
+    }
+
+    private MemorySegment rand(long n, long seed) {
+        MemorySegment m = OffHeap.allocateFloats(arena, n);
+        Random r = new Random(seed);
+        for (long i = 0; i < n; i++) m.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+        return m;
+    }
+
+    @TearDown
+    public void tearDown() { arena.close(); }
+
+    @Benchmark
+    public MemorySegment attention() {
+        if (impl.equals("naive")) naive();
+        else {
+            kernels.attention(shape, q, 0, k, 0, v, 0, scale, null, 0, o, 0, lse, 0);
+            if (mode.equals("fwdbwd")) {
+                kernels.attentionBackward(shape, q, 0, k, 0, v, 0, scale, null, 0, o, 0, dO, 0, lse, 0, dq, 0, dk, 0, dv, 0, null);
+            }
+        }
+        return o;
+    }
+
+    private void naive() {
+        int n = seq;
+        long hs = (long) n * D, ss = (long) n * n;
+        float sc = scale[0];
+        kernels.gemmBatched(HEADS, false, true, n, n, D, sc, q, 0, D, hs, k, 0, D, hs, 0f, s, 0, n, ss);
+        kernels.softmax(s, 0, p, 0, HEADS * n, n);
+        kernels.gemmBatched(HEADS, false, false, n, D, n, 1f, p, 0, n, ss, v, 0, D, hs, 0f, o, 0, D, hs);
+        if (mode.equals("fwdbwd")) {
+            // dV = P^T dO ; dP = dO V^T ; dS = softmax'(dP) ; dQ = sc dS K ; dK = sc dS^T Q
+            kernels.gemmBatched(HEADS, true, false, n, D, n, 1f, p, 0, n, ss, dO, 0, D, hs, 0f, dv, 0, D, hs);
+            kernels.gemmBatched(HEADS, false, true, n, n, D, 1f, dO, 0, D, hs, v, 0, D, hs, 0f, dp, 0, n, ss);
+            s.fill((byte) 0);
+            kernels.softmaxBackward(p, 0, dp, 0, s, 0, HEADS * n, n);
+            kernels.gemmBatched(HEADS, false, false, n, D, n, sc, s, 0, n, ss, k, 0, D, hs, 0f, dq, 0, D, hs);
+            kernels.gemmBatched(HEADS, true, false, n, D, n, sc, s, 0, n, ss, q, 0, D, hs, 0f, dk, 0, D, hs);
+        }
+    }
+}
