@@ -1,7 +1,6 @@
 package dev.tessera.engine.kernels;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -11,12 +10,17 @@ import java.util.function.IntConsumer;
  * The kernels' own thread pool: {@code threads - 1} daemon workers plus the calling thread. Its size defaults to the
  * number of cores, and is set by {@code -Dtessera.threads=N} or {@link #setThreads}. A kernel called from inside a
  * parallel region runs sequentially: parallelism is taken once, at the outermost level.
+ *
+ * <p>Workers spin for a short while after each job before they park (what OpenMP runtimes call an active wait
+ * policy): a training step issues hundreds of sub-millisecond kernels back to back, and waking a parked thread costs
+ * tens of microseconds each time.
  */
 public final class Parallel {
+    private static final long SPIN_NANOS = Long.getLong("tessera.spinMicros", 200) * 1000;
     private static volatile int threads = Math.max(1, Integer.getInteger("tessera.threads", Runtime.getRuntime().availableProcessors()));
-    private static ExecutorService pool;
-    private static int poolSize;
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private static Worker[] workers = new Worker[0];
+    private static volatile Thread probe;
 
     private Parallel() {}
 
@@ -27,38 +31,22 @@ public final class Parallel {
         threads = n;
     }
 
-    private static volatile Thread probe;
-
     /**
      * Whether the pool's workers may touch all these segments. Memory from a confined arena may only be touched by its
      * owner, so kernels given such memory run on the calling thread rather than fail.
      */
-    public static boolean shareable(java.lang.foreign.MemorySegment... segments) {
+    public static boolean shareable(MemorySegment... segments) {
         Thread t = probe;
         if (t == null) {
             t = new Thread(() -> { }, "tessera-probe");
             probe = t;
         }
-        for (java.lang.foreign.MemorySegment s : segments) if (s != null && !s.isAccessibleBy(t)) return false;
+        for (MemorySegment s : segments) if (s != null && !s.isAccessibleBy(t)) return false;
         return true;
     }
 
-    private static synchronized ExecutorService pool(int workers) {
-        if (pool == null || poolSize < workers) {
-            if (pool != null) pool.shutdown();
-            AtomicInteger id = new AtomicInteger();
-            pool = Executors.newFixedThreadPool(workers, r -> {
-                Thread t = new Thread(r, "tessera-kernel-" + id.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
-            poolSize = workers;
-        }
-        return pool;
-    }
-
     /** As {@link #forEach(int, IntConsumer)}, on the calling thread alone when a touched segment is thread-confined. */
-    public static void forEach(int tasks, IntConsumer body, java.lang.foreign.MemorySegment... touched) {
+    public static void forEach(int tasks, IntConsumer body, MemorySegment... touched) {
         if (shareable(touched)) forEach(tasks, body);
         else for (int i = 0; i < tasks; i++) body.accept(i);
     }
@@ -70,32 +58,47 @@ public final class Parallel {
             for (int i = 0; i < tasks; i++) body.accept(i);
             return;
         }
-        Job job = new Job(tasks, body, Thread.currentThread(), t);
-        ExecutorService p = pool(t - 1);
-        for (int w = 0; w < t - 1; w++) p.execute(job);
-        job.run();
+        Job job = new Job(tasks, body, t);
+        Worker[] ws = workers(t - 1);
+        for (int w = 0; w < t - 1; w++) ws[w].submit(job);
+        INSIDE.set(Boolean.TRUE);
+        try {
+            job.work();
+        } finally {
+            INSIDE.set(Boolean.FALSE);
+        }
         job.await();
     }
 
-    private static final class Job implements Runnable {
+    /** Serialises concurrent callers: the workers serve one parallel region at a time. */
+    private static synchronized Worker[] workers(int n) {
+        if (workers.length < n) {
+            Worker[] grown = java.util.Arrays.copyOf(workers, n);
+            for (int i = workers.length; i < n; i++) {
+                grown[i] = new Worker("tessera-kernel-" + (i + 1));
+                grown[i].start();
+            }
+            workers = grown;
+        }
+        return workers;
+    }
+
+    private static final class Job {
         final int tasks;
         final IntConsumer body;
-        final Thread owner;
         final AtomicInteger next = new AtomicInteger();
         final AtomicInteger running;
         final AtomicReference<Throwable> failure = new AtomicReference<>();
+        volatile Thread waiter;
 
-        Job(int tasks, IntConsumer body, Thread owner, int participants) {
+        Job(int tasks, IntConsumer body, int participants) {
             this.tasks = tasks;
             this.body = body;
-            this.owner = owner;
             this.running = new AtomicInteger(participants);
+            this.waiter = Thread.currentThread();
         }
 
-        @Override
-        public void run() {
-            boolean was = INSIDE.get();
-            INSIDE.set(Boolean.TRUE);
+        void work() {
             try {
                 for (int i; (i = next.getAndIncrement()) < tasks; ) {
                     if (failure.get() != null) break;
@@ -104,21 +107,53 @@ public final class Parallel {
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             } finally {
-                INSIDE.set(was);
-                if (running.decrementAndGet() == 0) LockSupport.unpark(owner);
+                if (running.decrementAndGet() == 0) LockSupport.unpark(waiter);
             }
         }
 
         void await() {
-            int spins = 0;
+            long start = System.nanoTime();
             while (running.get() != 0) {
-                if (++spins < 2000) Thread.onSpinWait();
-                else LockSupport.parkNanos(this, 20_000);
+                if (System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
+                else LockSupport.parkNanos(this, 50_000);
             }
             Throwable e = failure.get();
             if (e instanceof RuntimeException re) throw re;
             if (e instanceof Error er) throw er;
             if (e != null) throw new RuntimeException(e);
+        }
+    }
+
+    private static final class Worker extends Thread {
+        private final AtomicReference<Job> inbox = new AtomicReference<>();
+
+        Worker(String name) {
+            super(name);
+            setDaemon(true);
+        }
+
+        void submit(Job job) {
+            // Callers are serialised per region, so the inbox is empty here unless a worker is still finishing.
+            while (!inbox.compareAndSet(null, job)) Thread.onSpinWait();
+            LockSupport.unpark(this);
+        }
+
+        @Override
+        public void run() {
+            INSIDE.set(Boolean.TRUE);
+            while (true) {
+                Job job = inbox.get();
+                if (job == null) {
+                    long start = System.nanoTime();
+                    while ((job = inbox.get()) == null && System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
+                    if (job == null) {
+                        LockSupport.park(this);
+                        continue;
+                    }
+                }
+                inbox.set(null);
+                job.work();
+            }
         }
     }
 }

@@ -20,12 +20,20 @@ public final class GemmDriver {
     private static final Arena BUFFERS = Arena.ofShared();
 
     private final MicroKernel uk;
+    /** A kernel with fewer rows for the last, short row panel (e.g. 197 = 16 * 12 + 5 rows), or null. */
+    private final MicroKernel tail;
     private final Blocking blk;
     private final int mr, nr;
     private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
 
     public GemmDriver(MicroKernel uk, Blocking blk) {
+        this(uk, null, blk);
+    }
+
+    public GemmDriver(MicroKernel uk, MicroKernel tail, Blocking blk) {
+        if (tail != null && (tail.nr() != uk.nr() || tail.mr() >= uk.mr())) throw new IllegalArgumentException("tail kernel must be narrower in rows, same nr");
         this.uk = uk;
+        this.tail = tail;
         this.blk = blk;
         this.mr = uk.mr();
         this.nr = uk.nr();
@@ -126,10 +134,11 @@ public final class GemmDriver {
                         long bpOff = (long) (jr / nr) * nr * kc;
                         int j = jc + jr;
                         long ct = cOff + (long) i * ldc + j;
-                        if (rows == mr && cols == nr) {
-                            uk.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
+                        MicroKernel kern = rows < mr && tail != null && rows <= tail.mr() ? tail : uk;
+                        if (rows == kern.mr() && cols == nr) {
+                            kern.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
                         } else {
-                            uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
+                            kern.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
                             merge(tile, rows, cols, betaEff, c, ct, ldc);
                         }
                         if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
@@ -156,6 +165,8 @@ public final class GemmDriver {
         for (int ir = 0; ir < rowsTotal; ir += mr) {
             int rows = Math.min(mr, rowsTotal - ir);
             long base = (long) (ir / mr) * mr * kc;
+            // The short last panel is laid out for the tail kernel's row count when it has one.
+            int mr = rows < this.mr && tail != null && rows <= tail.mr() ? tail.mr() : this.mr;
             if (!transA) {
                 // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
                 for (int i = 0; i < rows; i++) {
@@ -192,7 +203,7 @@ public final class GemmDriver {
                 // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step.
                 for (int p = 0; p < kc; p++) {
                     long src = bOff + (long) (pc + p) * ldb + j0 + jr;
-                    MemorySegment.copy(b, src * 4, bp, (base + (long) p * nr) * 4, (long) cols * 4);
+                    uk.copyRow(b, src, bp, base + (long) p * nr, cols);
                 }
             } else {
                 // B(p, j) at bOff + j*ldb + p: read each stored row contiguously, write with stride nr.

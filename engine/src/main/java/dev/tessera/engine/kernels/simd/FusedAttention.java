@@ -45,69 +45,108 @@ final class FusedAttention {
 
     // ---------------------------------------------------------------- forward
 
+    /** Scratch layout of one head, in floats; every method below takes offsets into one segment. */
+    private record Layout(int n, int d, int np, int dp, long kT, long vT, long kP, long vP, long qb, long ob, long st, long st2,
+                          long dK, long dV, long dqb, long total) {
+        static Layout of(int n, int d) {
+            int np = roundUp(n, L), dp = roundUp(d, L);
+            long kT = 0, vT = kT + (long) d * np, kP = vT + (long) d * np, vP = kP + (long) np * dp;
+            long qb = vP + (long) np * dp, ob = qb + (long) R * dp, st = ob + (long) R * dp, st2 = st + (long) R * BC;
+            long dK = st2 + (long) R * BC, dV = dK + (long) np * dp;
+            long dqb = dV + (long) np * dp;
+            return new Layout(n, d, np, dp, kT, vT, kP, vP, qb, ob, st, st2, dK, dV, dqb, dqb + (long) R * dp);
+        }
+    }
+
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
-        int n = s.tokens(), d = s.headDim();
-        int np = roundUp(n, L), dp = roundUp(d, L);
-        // kT: d x np | vP: np x dp | qb: R x d | st: R x BC | ob: R x dp
-        long kT = 0, vP = kT + (long) d * np, qb = vP + (long) np * dp, st = qb + (long) R * d, ob = st + (long) R * BC;
-        long total = ob + (long) R * dp;
+        Layout lay = Layout.of(s.tokens(), s.headDim());
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();
-            MemorySegment w = scratch.get().get(total);
+            MemorySegment w = scratch.get().get(lay.total());
             long base = b * s.sB() + h * s.sH();
-            packKT(s, k, kOff + base, w, kT, np);
-            packRows(s, v, vOff + base, w, vP, np, dp);
-            float sc = scale[h];
-            long lseRow = lseOff + (long) bh * n;
+            packKT(s, k, kOff + base, w, lay.kT(), lay.np());
+            packRows(s, v, vOff + base, w, lay.vP(), lay.np(), lay.dp());
             float[] m = new float[R], l = new float[R];
-            for (int i0 = 0; i0 < n; i0 += R) {
-                int rows = Math.min(R, n - i0);
-                for (int r = 0; r < R; r++) {
-                    for (int t = 0; t < d; t++) {
-                        float qv = r < rows ? sc * q.getAtIndex(F, qOff + base + (i0 + r) * s.sN() + t) : 0f;
-                        w.setAtIndex(F, qb + (long) r * d + t, qv);
-                    }
-                    m[r] = Float.NEGATIVE_INFINITY;
-                    l[r] = 0f;
-                }
-                w.asSlice(ob * 4, (long) R * dp * 4).fill((byte) 0);
-                for (int j0 = 0; j0 < np; j0 += BC) {
-                    int bc = Math.min(BC, np - j0);
-                    scores(w, qb, kT, np, d, j0, bc, st);
-                    for (int r = 0; r < rows; r++) {
-                        long srow = st + (long) r * BC;
-                        if (mask != null) addMask(w, srow, mask, maskOff + (long) (i0 + r) * n, j0, Math.min(bc, n - j0));
-                        for (int j = Math.max(0, n - j0); j < bc; j++) w.setAtIndex(F, srow + j, Float.NEGATIVE_INFINITY);
-                        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                        for (int j = 0; j < bc; j += L) vmax = vmax.max(load(w, srow + j));
-                        float mNew = Math.max(m[r], vmax.reduceLanes(MAX));
+            for (int i0 = 0; i0 < lay.n(); i0 += R) {
+                int rows = Math.min(R, lay.n() - i0);
+                packQ(s, q, qOff + base, i0, rows, scale[h], w, lay.qb(), lay.d());
+                java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
+                java.util.Arrays.fill(l, 0f);
+                w.asSlice(lay.ob() * 4, (long) R * lay.dp() * 4).fill((byte) 0);
+                for (int j0 = 0; j0 < lay.np(); j0 += BC) {
+                    int bc = Math.min(BC, lay.np() - j0);
+                    scores(w, lay.qb(), lay.kT(), lay.np(), lay.d(), j0, bc, lay.st());
+                    for (int r = 0; r < R; r++) {
+                        long srow = lay.st() + (long) r * BC;
+                        if (r >= rows) {
+                            w.asSlice(srow * 4, (long) BC * 4).fill((byte) 0);
+                            continue;
+                        }
+                        if (mask != null) addMask(w, srow, mask, maskOff + (long) (i0 + r) * lay.n(), j0, Math.min(bc, lay.n() - j0), 1f);
+                        for (int j = Math.max(0, lay.n() - j0); j < bc; j++) w.setAtIndex(F, srow + j, Float.NEGATIVE_INFINITY);
+                        float mNew = Math.max(m[r], rowMax(w, srow, bc));
                         if (mNew == Float.NEGATIVE_INFINITY) {
-                            for (int j = 0; j < bc; j++) w.setAtIndex(F, srow + j, 0f);
+                            w.asSlice(srow * 4, (long) bc * 4).fill((byte) 0);
                             continue;
                         }
                         float corr = (float) Math.exp(m[r] - mNew);
-                        FloatVector vsum = FloatVector.zero(S);
-                        for (int j = 0; j < bc; j += L) {
-                            FloatVector p = SimdMath.exp(load(w, srow + j).sub(mNew));
-                            store(p, w, srow + j);
-                            vsum = vsum.add(p);
-                        }
-                        l[r] = l[r] * corr + vsum.reduceLanes(ADD);
+                        l[r] = l[r] * corr + expRow(w, srow, bc, mNew);
                         m[r] = mNew;
-                        if (corr != 1f) for (int c = 0; c < dp; c += L) store(load(w, ob + (long) r * dp + c).mul(corr), w, ob + (long) r * dp + c);
+                        if (corr != 1f) scaleRow(w, lay.ob() + (long) r * lay.dp(), lay.dp(), corr);
                     }
-                    for (int r = rows; r < R; r++) w.asSlice((st + (long) r * BC) * 4, (long) BC * 4).fill((byte) 0);
-                    accumulatePV(w, st, vP, dp, j0, bc, ob);
+                    accumulatePV(w, lay.st(), lay.vP(), lay.dp(), j0, bc, lay.ob());
                 }
                 for (int r = 0; r < rows; r++) {
                     float inv = l[r] > 0 ? 1f / l[r] : 0f;
                     long orow = oOff + b * s.oB() + (i0 + r) * s.oN() + h * s.oH();
-                    for (int t = 0; t < d; t++) o.setAtIndex(F, orow + t, w.getAtIndex(F, ob + (long) r * dp + t) * inv);
-                    lse.setAtIndex(F, lseRow + i0 + r, l[r] > 0 ? (float) (m[r] + Math.log(l[r])) : Float.NEGATIVE_INFINITY);
+                    writeRow(w, lay.ob() + (long) r * lay.dp(), o, orow, lay.d(), inv);
+                    lse.setAtIndex(F, lseOff + (long) bh * lay.n() + i0 + r, l[r] > 0 ? (float) (m[r] + Math.log(l[r])) : Float.NEGATIVE_INFINITY);
                 }
             }
         }, q, k, v, mask, o, lse);
+    }
+
+    /** R rows of Q (times scale), zero rows past the end, into qb[R x d]. */
+    private static void packQ(AttentionShape s, MemorySegment q, long base, int i0, int rows, float scale, MemorySegment w, long qb, int d) {
+        for (int r = 0; r < R; r++) {
+            long dst = qb + (long) r * d, src = base + (i0 + r) * s.sN();
+            int t = 0;
+            if (r < rows) {
+                for (; t <= d - L; t += L) store(load(q, src + t).mul(scale), w, dst + t);
+                for (; t < d; t++) w.setAtIndex(F, dst + t, scale * q.getAtIndex(F, src + t));
+            } else {
+                for (; t < d; t++) w.setAtIndex(F, dst + t, 0f);
+            }
+        }
+    }
+
+    /** dst[t] = f * src[t] for t < d: one finished output row. */
+    private static void writeRow(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
+        int t = 0;
+        for (; t <= d - L; t += L) store(load(w, src + t).mul(f), dst, dstOff + t);
+        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, f * w.getAtIndex(F, src + t));
+    }
+
+    private static float rowMax(MemorySegment w, long row, int bc) {
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < bc; j += L) vmax = vmax.max(load(w, row + j));
+        return vmax.reduceLanes(MAX);
+    }
+
+    /** row = exp(row - max) in place; returns the sum. */
+    private static float expRow(MemorySegment w, long row, int bc, float max) {
+        FloatVector vsum = FloatVector.zero(S);
+        for (int j = 0; j < bc; j += L) {
+            FloatVector p = SimdMath.exp(load(w, row + j).sub(max));
+            store(p, w, row + j);
+            vsum = vsum.add(p);
+        }
+        return vsum.reduceLanes(ADD);
+    }
+
+    private static void scaleRow(MemorySegment w, long row, int len, float f) {
+        for (int c = 0; c < len; c += L) store(load(w, row + c).mul(f), w, row + c);
     }
 
     /** st[R x bc] = qb[R x d] * kT[d x (j0..j0+bc)], two vectors of columns at a time (8 accumulators). */
@@ -186,10 +225,11 @@ final class FusedAttention {
         }
     }
 
-    private static void addMask(MemorySegment w, long srow, MemorySegment mask, long mrow, int j0, int valid) {
+    /** srow[j] = f * srow[j] + mask[mrow + j0 + j] for the first {@code valid} columns. */
+    private static void addMask(MemorySegment w, long srow, MemorySegment mask, long mrow, int j0, int valid, float f) {
         int j = 0;
-        for (; j <= valid - L; j += L) store(load(w, srow + j).add(load(mask, mrow + j0 + j)), w, srow + j);
-        for (; j < valid; j++) w.setAtIndex(F, srow + j, w.getAtIndex(F, srow + j) + mask.getAtIndex(F, mrow + j0 + j));
+        for (; j <= valid - L; j += L) store(load(w, srow + j).mul(f).add(load(mask, mrow + j0 + j)), w, srow + j);
+        for (; j < valid; j++) w.setAtIndex(F, srow + j, f * w.getAtIndex(F, srow + j) + mask.getAtIndex(F, mrow + j0 + j));
     }
 
     /** K rows of one head transposed into kT[d x np], columns past n zeroed. */
@@ -215,109 +255,145 @@ final class FusedAttention {
                   float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale) {
-        int n = s.tokens(), d = s.headDim();
-        int np = roundUp(n, L), dp = roundUp(d, L);
-        // kT, vT: d x np | kP: np x dp | dK, dV: np x dp | row buffers: raw, p, dp (np each) | qi, doi, dqi (dp each)
-        long kT = 0, vT = kT + (long) d * np, kP = vT + (long) d * np, dKb = kP + (long) np * dp, dVb = dKb + (long) np * dp;
-        long raw = dVb + (long) np * dp, pr = raw + np, dpr = pr + np, qi = dpr + np, doi = qi + dp, dqi = doi + dp;
-        long total = dqi + dp;
+        Layout lay = Layout.of(s.tokens(), s.headDim());
         double[] perHead = new double[s.batch() * s.heads()];
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();
-            MemorySegment w = scratch.get().get(total);
-            long base = b * s.sB() + h * s.sH();
-            long obase = b * s.oB() + h * s.oH();
-            packKT(s, k, kOff + base, w, kT, np);
-            packKT(s, v, vOff + base, w, vT, np);
-            packRows(s, k, kOff + base, w, kP, np, dp);
-            w.asSlice(dKb * 4, 2L * np * dp * 4).fill((byte) 0);
+            MemorySegment w = scratch.get().get(lay.total());
+            long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
+            int n = lay.n(), d = lay.d(), np = lay.np(), dp = lay.dp();
             float sc = scale[h];
-            double dsAcc = 0;
-            for (int i = 0; i < n; i++) {
-                float li = lse.getAtIndex(F, lseOff + (long) bh * n + i);
-                if (li == Float.NEGATIVE_INFINITY) continue;
-                w.asSlice(qi * 4, 3L * dp * 4).fill((byte) 0);
-                MemorySegment.copy(q, (qOff + base + i * s.sN()) * 4, w, qi * 4, (long) d * 4);
-                MemorySegment.copy(dO, (dOOff + obase + i * s.oN()) * 4, w, doi * 4, (long) d * 4);
-                float di = 0;
-                for (int t = 0; t < d; t++) di += w.getAtIndex(F, doi + t) * o.getAtIndex(F, oOff + obase + i * s.oN() + t);
-                // raw = q_i K^T and dP = dO_i V^T, vectorised along the keys.
-                rowTimesT(w, qi, kT, np, d, raw);
-                rowTimesT(w, doi, vT, np, d, dpr);
-                FloatVector vdsum = FloatVector.zero(S);
-                long mrow = maskOff + (long) i * n;
-                for (int j = 0; j < np; j += L) {
-                    FloatVector r = load(w, raw + j);
-                    FloatVector sj = r.mul(sc);
-                    if (mask != null && j + L <= n) sj = sj.add(load(mask, mrow + j));
-                    else if (mask != null) {
-                        for (int e = 0; e < L; e++) {
-                            float sv = (j + e) < n ? sc * w.getAtIndex(F, raw + j + e) + mask.getAtIndex(F, mrow + j + e) : Float.NEGATIVE_INFINITY;
-                            w.setAtIndex(F, pr + j + e, sv);
+            packKT(s, k, kOff + base, w, lay.kT(), np);
+            packKT(s, v, vOff + base, w, lay.vT(), np);
+            packRows(s, k, kOff + base, w, lay.kP(), np, dp);
+            w.asSlice(lay.dK() * 4, 2L * np * dp * 4).fill((byte) 0);
+            float[] lrow = new float[R], di = new float[R];
+            double ds = 0;
+            // qb holds R rows of Q (unscaled), ob R rows of dO, each padded to dp; st gets P, st2 dP then dS.
+            for (int i0 = 0; i0 < n; i0 += R) {
+                int rows = Math.min(R, n - i0);
+                packRowBlock(q, qOff + base, s.sN(), i0, rows, d, w, lay.qb(), dp);
+                packRowBlock(dO, dOOff + obase, s.oN(), i0, rows, d, w, lay.ob(), dp);
+                for (int r = 0; r < R; r++) {
+                    lrow[r] = r < rows ? lse.getAtIndex(F, lseOff + (long) bh * n + i0 + r) : Float.NEGATIVE_INFINITY;
+                    di[r] = 0f;
+                    if (r < rows) {
+                        long orow = oOff + obase + (i0 + r) * s.oN();
+                        for (int t = 0; t < d; t++) di[r] += w.getAtIndex(F, lay.ob() + (long) r * dp + t) * o.getAtIndex(F, orow + t);
+                    }
+                }
+                w.asSlice(lay.dqb() * 4, (long) R * dp * 4).fill((byte) 0);
+                for (int j0 = 0; j0 < np; j0 += BC) {
+                    int bc = Math.min(BC, np - j0);
+                    scoresPadded(w, lay.qb(), dp, lay.kT(), np, d, j0, bc, lay.st());   // raw = q k
+                    scoresPadded(w, lay.ob(), dp, lay.vT(), np, d, j0, bc, lay.st2());  // dP = dO v
+                    for (int r = 0; r < R; r++) {
+                        long prow = lay.st() + (long) r * BC, drow = lay.st2() + (long) r * BC;
+                        if (lrow[r] == Float.NEGATIVE_INFINITY) {
+                            w.asSlice(prow * 4, (long) BC * 4).fill((byte) 0);
+                            w.asSlice(drow * 4, (long) BC * 4).fill((byte) 0);
+                            continue;
                         }
-                        sj = load(w, pr + j);
+                        ds += probsAndDs(w, prow, drow, bc, sc, lrow[r], di[r], mask, maskOff + (long) (i0 + r) * n, j0, n);
                     }
-                    FloatVector p = SimdMath.exp(sj.sub(li));
-                    if (j + L > n) {
-                        store(p, w, pr + j);
-                        for (int e = Math.max(0, n - j); e < L; e++) w.setAtIndex(F, pr + j + e, 0f);
-                        p = load(w, pr + j);
-                    }
-                    store(p, w, pr + j);
-                    FloatVector ds = p.mul(load(w, dpr + j).sub(di));
-                    store(ds, w, dpr + j);
-                    vdsum = ds.fma(r, vdsum);
+                    // dQ rows += sc * dS K ; dV += P^T dO ; dK += sc * dS^T Q
+                    accumulatePV(w, lay.st2(), lay.kP(), dp, j0, bc, lay.dqb());
+                    rankUpdate(w, lay.st(), lay.ob(), dp, j0, Math.min(bc, n - j0), lay.dV(), 1f);
+                    rankUpdate(w, lay.st2(), lay.qb(), dp, j0, Math.min(bc, n - j0), lay.dK(), sc);
                 }
-                dsAcc += vdsum.reduceLanes(ADD);
-                // dq_i = sc * sum_j ds_j K_j ; dK_j += sc * ds_j q_i ; dV_j += p_j dO_i
-                for (int c = 0; c < dp; c += L) {
-                    FloatVector acc = FloatVector.zero(S);
-                    FloatVector qv = load(w, qi + c).mul(sc), dov = load(w, doi + c);
-                    for (int j = 0; j < n; j++) {
-                        float dsj = w.getAtIndex(F, dpr + j), pj = w.getAtIndex(F, pr + j);
-                        long row = (long) j * dp + c;
-                        FloatVector vds = FloatVector.broadcast(S, dsj);
-                        acc = load(w, kP + row).fma(vds, acc);
-                        store(qv.fma(vds, load(w, dKb + row)), w, dKb + row);
-                        store(dov.fma(FloatVector.broadcast(S, pj), load(w, dVb + row)), w, dVb + row);
-                    }
-                    store(acc.mul(sc), w, dqi + c);
-                }
-                long dqrow = dqOff + base + i * s.sN();
-                for (int t = 0; t < d; t++) dq.setAtIndex(F, dqrow + t, dq.getAtIndex(F, dqrow + t) + w.getAtIndex(F, dqi + t));
+                for (int r = 0; r < rows; r++) addScaled(w, lay.dqb() + (long) r * dp, dq, dqOff + base + (i0 + r) * s.sN(), d, sc);
             }
             for (int j = 0; j < n; j++) {
                 long krow = base + j * s.sN();
-                for (int t = 0; t < d; t++) {
-                    dk.setAtIndex(F, dkOff + krow + t, dk.getAtIndex(F, dkOff + krow + t) + w.getAtIndex(F, dKb + (long) j * dp + t));
-                    dv.setAtIndex(F, dvOff + krow + t, dv.getAtIndex(F, dvOff + krow + t) + w.getAtIndex(F, dVb + (long) j * dp + t));
-                }
+                addScaled(w, lay.dK() + (long) j * dp, dk, dkOff + krow, d, 1f);
+                addScaled(w, lay.dV() + (long) j * dp, dv, dvOff + krow, d, 1f);
             }
-            perHead[bh] = dsAcc;
+            perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
     }
 
-    /** out[np] = x[d] * mT[d x np], vectorised along np. */
-    private static void rowTimesT(MemorySegment w, long x, long mT, int np, int d, long out) {
-        int j = 0;
-        for (; j + 4 * L <= np; j += 4 * L) {
+    /** R rows of x (row stride sN) into dst[R x dp], zero-padded. */
+    private static void packRowBlock(MemorySegment x, long base, long sN, int i0, int rows, int d, MemorySegment w, long dst, int dp) {
+        w.asSlice(dst * 4, (long) R * dp * 4).fill((byte) 0);
+        for (int r = 0; r < rows; r++) MemorySegment.copy(x, (base + (i0 + r) * sN) * 4, w, (dst + (long) r * dp) * 4, (long) d * 4);
+    }
+
+    /** As {@link #scores} but the R query rows are dp apart instead of d. */
+    private static void scoresPadded(MemorySegment w, long xb, int dp, long mT, int np, int d, int j0, int bc, long st) {
+        for (int j = 0; j < bc; j += L) {
             FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-            long kp = mT + j;
+            long kp = mT + j0 + j;
             for (int t = 0; t < d; t++, kp += np) {
-                FloatVector xv = FloatVector.broadcast(S, w.getAtIndex(F, x + t));
-                a0 = xv.fma(load(w, kp), a0);
-                a1 = xv.fma(load(w, kp + L), a1);
-                a2 = xv.fma(load(w, kp + 2 * L), a2);
-                a3 = xv.fma(load(w, kp + 3 * L), a3);
+                FloatVector k0 = load(w, kp);
+                a0 = FloatVector.broadcast(S, w.getAtIndex(F, xb + t)).fma(k0, a0);
+                a1 = FloatVector.broadcast(S, w.getAtIndex(F, xb + dp + t)).fma(k0, a1);
+                a2 = FloatVector.broadcast(S, w.getAtIndex(F, xb + 2L * dp + t)).fma(k0, a2);
+                a3 = FloatVector.broadcast(S, w.getAtIndex(F, xb + 3L * dp + t)).fma(k0, a3);
             }
-            store(a0, w, out + j); store(a1, w, out + j + L); store(a2, w, out + j + 2 * L); store(a3, w, out + j + 3 * L);
+            store(a0, w, st + j); store(a1, w, st + BC + j); store(a2, w, st + 2L * BC + j); store(a3, w, st + 3L * BC + j);
         }
-        for (; j < np; j += L) {
-            FloatVector a0 = FloatVector.zero(S);
-            long kp = mT + j;
-            for (int t = 0; t < d; t++, kp += np) a0 = FloatVector.broadcast(S, w.getAtIndex(F, x + t)).fma(load(w, kp), a0);
-            store(a0, w, out + j);
+    }
+
+    /**
+     * From raw scores (prow) and dP (drow) of one query row: prow = P = exp(sc*raw + mask - lse), drow = dS = P (dP - D).
+     * Columns past n become 0. Returns sum(dS * raw), the row's share of d loss / d scale.
+     */
+    private static double probsAndDs(MemorySegment w, long prow, long drow, int bc, float sc, float lse, float di,
+                                     MemorySegment mask, long mrow, int j0, int n) {
+        int valid = Math.max(0, Math.min(bc, n - j0));
+        int vecEnd = valid / L * L;
+        FloatVector acc = FloatVector.zero(S);
+        for (int j = 0; j < vecEnd; j += L) {
+            FloatVector raw = load(w, prow + j);
+            FloatVector sj = raw.mul(sc);
+            if (mask != null) sj = sj.add(load(mask, mrow + j0 + j));
+            FloatVector p = SimdMath.exp(sj.sub(lse));
+            FloatVector dsv = p.mul(load(w, drow + j).sub(di));
+            store(p, w, prow + j);
+            store(dsv, w, drow + j);
+            acc = dsv.fma(raw, acc);
         }
+        double sum = acc.reduceLanes(ADD);
+        for (int j = vecEnd; j < valid; j++) {
+            float raw = w.getAtIndex(F, prow + j);
+            float sj = sc * raw + (mask == null ? 0f : mask.getAtIndex(F, mrow + j0 + j));
+            float p = (float) Math.exp(sj - lse);
+            float dsv = p * (w.getAtIndex(F, drow + j) - di);
+            w.setAtIndex(F, prow + j, p);
+            w.setAtIndex(F, drow + j, dsv);
+            sum += dsv * raw;
+        }
+        for (int j = valid; j < bc; j++) {
+            w.setAtIndex(F, prow + j, 0f);
+            w.setAtIndex(F, drow + j, 0f);
+        }
+        return sum;
+    }
+
+    /** dst[(j0 + j) x dp] += f * sum_r pr[r][j] * x[r][:] for j < cols: a rank-R update of dK or dV rows. */
+    private static void rankUpdate(MemorySegment w, long pr, long xb, int dp, int j0, int cols, long dst, float f) {
+        for (int j = 0; j < cols; j++) {
+            FloatVector p0 = FloatVector.broadcast(S, f * w.getAtIndex(F, pr + j));
+            FloatVector p1 = FloatVector.broadcast(S, f * w.getAtIndex(F, pr + BC + j));
+            FloatVector p2 = FloatVector.broadcast(S, f * w.getAtIndex(F, pr + 2L * BC + j));
+            FloatVector p3 = FloatVector.broadcast(S, f * w.getAtIndex(F, pr + 3L * BC + j));
+            long row = dst + (long) (j0 + j) * dp;
+            for (int c = 0; c < dp; c += L) {
+                FloatVector acc = load(w, row + c);
+                acc = p0.fma(load(w, xb + c), acc);
+                acc = p1.fma(load(w, xb + dp + c), acc);
+                acc = p2.fma(load(w, xb + 2L * dp + c), acc);
+                acc = p3.fma(load(w, xb + 3L * dp + c), acc);
+                store(acc, w, row + c);
+            }
+        }
+    }
+
+    /** dst[t] += f * src[t] for t < d. */
+    private static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
+        int t = 0;
+        for (; t <= d - L; t += L) store(load(w, src + t).mul(f).add(load(dst, dstOff + t)), dst, dstOff + t);
+        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));
     }
 }
