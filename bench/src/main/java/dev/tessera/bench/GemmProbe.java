@@ -30,7 +30,8 @@ public final class GemmProbe {
                     Parallel.setThreads(Integer.parseInt(t));
                     double flops = 2.0 * m * n * kk;
                     int reps = (int) Math.max(3, 2e10 / flops);
-                    for (int w = 0; w < 3; w++) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
+                    long warm = System.nanoTime();
+                    while (System.nanoTime() - warm < 1_500_000_000L) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
                     double best = Double.MAX_VALUE;
                     for (int round = 0; round < 5; round++) {
                         long t0 = System.nanoTime();

@@ -42,7 +42,14 @@ public final class GemmDriver {
     public Blocking blocking() { return blk; }
 
     private final class Buffers {
-        MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL;
+        MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL, shared = MemorySegment.NULL;
+
+        /** All of A packed at once, read by every worker: owned by the calling thread. */
+        MemorySegment shared(long floats) {
+            if (shared.byteSize() < floats * 4) shared = OffHeap.allocateFloats(BUFFERS, floats);
+            return shared;
+        }
+
         final MemorySegment tile = OffHeap.allocateFloats(BUFFERS, (long) mr * nr);
 
         MemorySegment a(long floats) {
@@ -72,14 +79,30 @@ public final class GemmDriver {
         int tm = grid[0], tn = grid[1];
         Epilogue e = ep == null || ep.isNone() ? null : ep;
         if (tm * tn == 1) {
-            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e);
+            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, null, mTiles);
             return;
         }
+        // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
+        MemorySegment packedA = null;
+        if (tn > 1 && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
+            MemorySegment shared = buffers.get().shared((long) mTiles * mr * k);
+            int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, groups = Math.max(1, Math.min(mTiles, 2 * threads));
+            Parallel.forEach(kBlocks * groups, t -> {
+                int q = t / groups, g = t % groups, pc = q * kcMax, kc = Math.min(kcMax, k - pc);
+                int p0 = split(mTiles, groups, g), p1 = split(mTiles, groups, g + 1);
+                if (p0 < p1) {
+                    long off = (long) mTiles * mr * pc + (long) p0 * mr * kc;
+                    packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared.asSlice(off * 4));
+                }
+            }, a, shared);
+            packedA = shared;
+        }
+        MemorySegment pa = packedA;
         Parallel.forEach(tm * tn, t -> {
             int ti = t / tn, tj = t % tn;
             int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
             int n0 = split(nTiles, tn, tj) * nr, n1 = Math.min(n, split(nTiles, tn, tj + 1) * nr);
-            if (m0 < m1 && n0 < n1) block(transA, transB, m0, m1, n0, n1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e);
+            if (m0 < m1 && n0 < n1) block(transA, transB, m0, m1, n0, n1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, pa, mTiles);
         });
     }
 
@@ -109,25 +132,27 @@ public final class GemmDriver {
 
     private void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int k, float alpha,
                        MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
-                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep) {
+                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, MemorySegment packedA, int mTiles) {
         Buffers buf = buffers.get();
         int kcMax = blk.kc(), ncMax = blk.nc();
         int mRows = m1 - m0;
         int mPanels = (mRows + mr - 1) / mr;
-        MemorySegment ap = buf.a((long) mPanels * mr * Math.min(kcMax, k));
+        MemorySegment ap = packedA != null ? packedA : buf.a((long) mPanels * mr * Math.min(kcMax, k));
         MemorySegment bp = buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
         MemorySegment tile = buf.tile;
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             float betaEff = pc == 0 ? beta : 1f;
             boolean last = pc + kc >= k;
-            packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
+            // With a shared pack, block pc starts after all earlier blocks, and this worker's rows at panel m0 / mr.
+            long apBase = packedA != null ? (long) mTiles * mr * pc + (long) (m0 / mr) * mr * kc : 0;
+            if (packedA == null) packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
-                    long apOff = (long) (ir / mr) * mr * kc;
+                    long apOff = apBase + (long) (ir / mr) * mr * kc;
                     int i = m0 + ir;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
@@ -203,7 +228,7 @@ public final class GemmDriver {
                 // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step.
                 for (int p = 0; p < kc; p++) {
                     long src = bOff + (long) (pc + p) * ldb + j0 + jr;
-                    uk.copyRow(b, src, bp, base + (long) p * nr, cols);
+                    MemorySegment.copy(b, src * 4, bp, (base + (long) p * nr) * 4, (long) cols * 4);
                 }
             } else {
                 // B(p, j) at bOff + j*ldb + p: read each stored row contiguously, write with stride nr.

@@ -16,11 +16,6 @@ public interface MicroKernel {
     void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
                  MemorySegment c, long cOff, long ldc, float beta);
 
-    /** dst[0..n) = src[0..n) (floats): packing's inner copy, which the SIMD kernels do in whole vectors. */
-    default void copyRow(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, int n) {
-        MemorySegment.copy(src, srcOff * 4, dst, dstOff * 4, n * 4L);
-    }
-
     /** Applies the epilogue to rows [i0, i0+rows) and columns [j0, j0+cols) of C (absolute indices into the epilogue's vectors). */
     void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols);
 }

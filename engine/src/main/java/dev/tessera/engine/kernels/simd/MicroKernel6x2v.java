@@ -92,13 +92,6 @@ final class MicroKernel6x2v implements MicroKernel {
     }
 
     @Override
-    public void copyRow(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, int n) {
-        int j = 0;
-        for (; j <= n - L; j += L) FloatVector.fromMemorySegment(S, src, (srcOff + j) * 4, NO).intoMemorySegment(dst, (dstOff + j) * 4, NO);
-        for (; j < n; j++) dst.setAtIndex(F, dstOff + j, src.getAtIndex(F, srcOff + j));
-    }
-
-    @Override
     public void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols) {
         SimdEpilogue.apply(ep, c, cOff, ldc, i0, rows, j0, cols);
     }
