@@ -373,6 +373,51 @@ public final class Ops {
         return y;
     }
 
+    /** x (1, ...) repeated n times along a new leading batch: (n, ...). The gradient sums over the batch. */
+    public static Tensor expand(Tape tape, Tensor x, int n) {
+        requireContiguous("expand", x);
+        if (x.dim(0) != 1) throw new TensorException("expand: " + x.shapeString() + " must have a leading 1");
+        int[] s = x.shape();
+        s[0] = n;
+        long row = x.numel();
+        Tensor y = tape.workspace().allocate(s);
+        Kernels k = tape.kernels();
+        for (int i = 0; i < n; i++) k.copy(x.segment(), x.offset(), y.segment(), y.offset() + i * row, row);
+        if (tape.needsGrad(x)) {
+            tape.record(y, () -> {
+                Tensor dy = tape.grad(y), dx = tape.grad(x);
+                k.sumRows(dy.segment(), dy.offset(), dx.segment(), dx.offset(), n, (int) row);
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Stochastic depth: each sample of x (B, ...) is kept with probability 1 - p and then scaled by 1 / (1 - p), or
+     * zeroed whole. The per-sample draw comes from the seed alone.
+     */
+    public static Tensor dropPath(Tape tape, Tensor x, float p, long seed) {
+        if (p <= 0f || !tape.recording()) return x;
+        if (p >= 1f) throw new TensorException("drop-path probability " + p + " must be < 1");
+        requireContiguous("dropPath", x);
+        int b = x.dim(0);
+        long row = x.numel() / b;
+        float[] keep = new float[b];
+        for (int i = 0; i < b; i++) keep[i] = dev.tessera.engine.kernels.MathRef.uniform(seed, i) >= p ? 1f / (1f - p) : 0f;
+        Kernels k = tape.kernels();
+        Tensor y = tape.workspace().allocate(x.shape());
+        for (int i = 0; i < b; i++) k.scale(keep[i], x.segment(), x.offset() + i * row, y.segment(), y.offset() + i * row, row);
+        if (tape.needsGrad(x)) {
+            tape.record(y, () -> {
+                Tensor dy = tape.grad(y), dx = tape.grad(x);
+                for (int i = 0; i < b; i++) {
+                    if (keep[i] != 0f) k.axpy(keep[i], dy.segment(), dy.offset() + i * row, dx.segment(), dx.offset() + i * row, row);
+                }
+            });
+        }
+        return y;
+    }
+
     /** dst += src for any two views of one shape. */
     static void accumulate(Tape tape, Tensor dst, Tensor src) {
         Shapes.requireSame("accumulate", dst.shape(), src.shape());

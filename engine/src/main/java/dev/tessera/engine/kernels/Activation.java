@@ -6,5 +6,7 @@ public enum Activation {
     /** x * Phi(x), with the exact erf. */
     GELU,
     /** The tanh approximation of GELU (as in BERT and the original ViT code). */
-    GELU_TANH
+    GELU_TANH,
+    /** tanh, the original ViT's pre-logits activation. */
+    TANH
 }

@@ -63,6 +63,7 @@ public final class MathRef {
             case NONE -> x;
             case GELU -> gelu(x);
             case GELU_TANH -> geluTanh(x);
+            case TANH -> Math.tanh(x);
         };
     }
 
@@ -71,6 +72,7 @@ public final class MathRef {
             case NONE -> 1;
             case GELU -> geluGrad(x);
             case GELU_TANH -> geluTanhGrad(x);
+            case TANH -> 1 - Math.tanh(x) * Math.tanh(x);
         };
     }
 

@@ -26,6 +26,9 @@ public final class Parallel {
 
     public static int threads() { return threads; }
 
+    /** True on a pool worker or a caller inside {@link #forEach}: nested kernels then run sequentially. */
+    public static boolean inParallelRegion() { return INSIDE.get(); }
+
     public static synchronized void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
         threads = n;

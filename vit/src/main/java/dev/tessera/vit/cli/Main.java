@@ -18,6 +18,8 @@ public final class Main {
         try {
             return switch (cmd) {
                 case "info" -> InfoCommand.run(rest, out);
+                case "train" -> TrainCommand.run(rest, out);
+                case "eval" -> EvalCommand.run(rest, out);
                 case "help", "-h", "--help" -> {
                     usage(out);
                     yield 0;
@@ -31,14 +33,21 @@ public final class Main {
         } catch (UsageException e) {
             err.println("tessera " + cmd + ": " + e.getMessage());
             return 2;
-        } catch (RuntimeException e) {
+        } catch (java.io.IOException | RuntimeException e) {
             err.println("tessera " + cmd + ": " + e.getMessage());
             return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("tessera " + cmd + ": interrupted");
+            return 130;
         }
     }
 
     static void usage(PrintStream out) {
         out.println("usage: tessera <command> [options]");
+        out.println("  train    train a ViT on Fashion-MNIST (--epochs --batch-size --lr --seed --threads --out --data,");
+        out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume)");
+        out.println("  eval     --checkpoint DIR: test accuracy and confusion matrix");
         out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");
         out.println("  test     run the test suite (launcher script only)");
         out.println("  build    build all modules, tests skipped (launcher script only)");

@@ -20,20 +20,12 @@ public final class GemmDriver {
     private static final Arena BUFFERS = Arena.ofShared();
 
     private final MicroKernel uk;
-    /** A kernel with fewer rows for the last, short row panel (e.g. 197 = 16 * 12 + 5 rows), or null. */
-    private final MicroKernel tail;
     private final Blocking blk;
     private final int mr, nr;
     private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
 
     public GemmDriver(MicroKernel uk, Blocking blk) {
-        this(uk, null, blk);
-    }
-
-    public GemmDriver(MicroKernel uk, MicroKernel tail, Blocking blk) {
-        if (tail != null && (tail.nr() != uk.nr() || tail.mr() >= uk.mr())) throw new IllegalArgumentException("tail kernel must be narrower in rows, same nr");
         this.uk = uk;
-        this.tail = tail;
         this.blk = blk;
         this.mr = uk.mr();
         this.nr = uk.nr();
@@ -74,7 +66,7 @@ public final class GemmDriver {
         }
         int mTiles = (m + mr - 1) / mr, nTiles = (n + nr - 1) / nr;
         long flops = 2L * m * n * k;
-        int threads = flops < 2_000_000 || !Parallel.shareable(a, b, c) ? 1 : Parallel.threads();
+        int threads = flops < 2_000_000 || Parallel.inParallelRegion() || !Parallel.shareable(a, b, c) ? 1 : Parallel.threads();
         int[] grid = grid(threads, mTiles, nTiles, m, n, k);
         int tm = grid[0], tn = grid[1];
         Epilogue e = ep == null || ep.isNone() ? null : ep;
@@ -159,11 +151,12 @@ public final class GemmDriver {
                         long bpOff = (long) (jr / nr) * nr * kc;
                         int j = jc + jr;
                         long ct = cOff + (long) i * ldc + j;
-                        MicroKernel kern = rows < mr && tail != null && rows <= tail.mr() ? tail : uk;
-                        if (rows == kern.mr() && cols == nr) {
-                            kern.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
+                        // One kernel for every tile, edges included: a second, rarely called kernel would run
+                        // un-intrinsified (boxing every vector) until C2 got round to it, which took seconds.
+                        if (rows == mr && cols == nr) {
+                            uk.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
                         } else {
-                            kern.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
+                            uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
                             merge(tile, rows, cols, betaEff, c, ct, ldc);
                         }
                         if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
@@ -190,8 +183,6 @@ public final class GemmDriver {
         for (int ir = 0; ir < rowsTotal; ir += mr) {
             int rows = Math.min(mr, rowsTotal - ir);
             long base = (long) (ir / mr) * mr * kc;
-            // The short last panel is laid out for the tail kernel's row count when it has one.
-            int mr = rows < this.mr && tail != null && rows <= tail.mr() ? tail.mr() : this.mr;
             if (!transA) {
                 // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
                 for (int i = 0; i < rows; i++) {

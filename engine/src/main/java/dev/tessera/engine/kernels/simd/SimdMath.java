@@ -68,6 +68,7 @@ final class SimdMath {
                 FloatVector u = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
                 yield x.mul(0.5f).mul(tanh(u).add(1f));
             }
+            case TANH -> tanh(x);
         };
     }
 
@@ -86,6 +87,10 @@ final class SimdMath {
                 FloatVector du = x2.mul(3 * 0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
                 FloatVector sech2 = t.mul(t).neg().add(1f);
                 yield t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(du));
+            }
+            case TANH -> {
+                FloatVector t = tanh(x);
+                yield t.mul(t).neg().add(1f);
             }
         };
     }

@@ -1,0 +1,83 @@
+package dev.tessera.vit.cli;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** "--name value" and "--flag" options plus positional arguments; unknown options are a usage error. */
+final class Args {
+    private final Map<String, String> values = new HashMap<>();
+    private final Set<String> used = new HashSet<>();
+    final List<String> positional = new ArrayList<>();
+
+    Args(String[] args, Set<String> flags, Set<String> options) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.startsWith("--")) {
+                String name = a.substring(2), value = null;
+                int eq = name.indexOf('=');
+                if (eq >= 0) {
+                    value = name.substring(eq + 1);
+                    name = name.substring(0, eq);
+                }
+                if (flags.contains(name)) {
+                    values.put(name, value == null ? "true" : value);
+                } else if (options.contains(name)) {
+                    if (value == null) {
+                        if (i + 1 >= args.length) throw new UsageException("--" + name + " needs a value");
+                        value = args[++i];
+                    }
+                    values.put(name, value);
+                } else {
+                    throw new UsageException("unknown option --" + name);
+                }
+            } else {
+                positional.add(a);
+            }
+        }
+    }
+
+    boolean has(String name) { return values.containsKey(name); }
+
+    String str(String name, String def) {
+        used.add(name);
+        return values.getOrDefault(name, def);
+    }
+
+    int integer(String name, int def) {
+        String v = values.get(name);
+        if (v == null) return def;
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + name + " expects an integer, got '" + v + "'");
+        }
+    }
+
+    long lng(String name, long def) {
+        String v = values.get(name);
+        if (v == null) return def;
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + name + " expects an integer, got '" + v + "'");
+        }
+    }
+
+    float flt(String name, float def) {
+        String v = values.get(name);
+        if (v == null) return def;
+        try {
+            return Float.parseFloat(v);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + name + " expects a number, got '" + v + "'");
+        }
+    }
+
+    boolean flag(String name) {
+        return Boolean.parseBoolean(values.getOrDefault(name, "false"));
+    }
+}

@@ -1,0 +1,70 @@
+package dev.tessera.vit.cli;
+
+import dev.tessera.vit.data.Dataset;
+import dev.tessera.vit.data.FashionMnist;
+import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.model.ViTConfig;
+import dev.tessera.vit.train.EpochMetrics;
+import dev.tessera.vit.train.TrainConfig;
+import dev.tessera.vit.train.Trainer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Set;
+
+/** {@code tessera train}: the default Fashion-MNIST recipe, every part overridable. */
+final class TrainCommand {
+    /** Fashion-MNIST pixel statistics over the training split. */
+    static final float MEAN = 0.2860f, STD = 0.3530f;
+
+    private TrainCommand() {}
+
+    static ViTConfig defaultModel() {
+        // ViT with 7x7 = 49 patches of 4x4 pixels, width 192, depth 6: the small-data regime's usual size.
+        return ViTConfig.of(28, 28, 1, 4, 192, 6, 3, 384, 10);
+    }
+
+    static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
+        Args a = new Args(argv, Set.of("resume", "quick"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
+                "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
+                "ema", "drop-path", "train-limit"));
+        Path outDir = Path.of(a.str("out", "runs/fmnist"));
+        boolean resume = a.flag("resume");
+        ViTConfig base = defaultModel();
+        ViTConfig mc;
+        if (resume) {
+            mc = Checkpoint.readConfig(outDir.resolve("checkpoint"));
+        } else {
+            int dim = a.integer("dim", base.dim()), heads = a.integer("heads", base.heads());
+            mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), dim, a.integer("depth", base.depth()), heads,
+                    a.integer("mlp-dim", base.mlpDim()), 10);
+            mc = mc.withPool(ViTConfig.Pool.valueOf(a.str("pool", "cls").toUpperCase(Locale.ROOT)))
+                    .withPosEmb(ViTConfig.PosEmb.valueOf(a.str("posemb", "learn").toUpperCase(Locale.ROOT).replace("SINCOS2D", "SINCOS2D")))
+                    .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0.1f));
+        }
+        TrainConfig tc = TrainConfig.fashionMnist();
+        if (a.flag("quick")) tc = tc.withEpochs(1);
+        tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
+                .withLr(a.flt("lr", tc.lr())).withSeed(a.lng("seed", tc.seed())).withThreads(a.integer("threads", tc.threads()))
+                .withWeightDecay(a.flt("weight-decay", tc.weightDecay())).withWarmup(a.flt("warmup", tc.warmupEpochs()))
+                .withSmoothing(a.flt("smoothing", tc.labelSmoothing()))
+                .withAugment(a.integer("crop-pad", tc.cropPad()), Boolean.parseBoolean(a.str("flip", Boolean.toString(tc.flip()))))
+                .withEma(a.flt("ema", tc.emaDecay()));
+        String data = a.str("data", null);
+        FashionMnist.Splits splits = FashionMnist.load(data == null ? null : Path.of(data));
+        Dataset train = splits.train();
+        int limit = a.integer("train-limit", 0);
+        if (limit > 0) train = train.head(limit);
+        out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
+        out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d, %s pool, %s posemb%n", mc.patch(), mc.dim(), mc.depth(),
+                mc.heads(), mc.mlpDim(), mc.pool().name().toLowerCase(Locale.ROOT), mc.posEmb().name().toLowerCase(Locale.ROOT));
+        out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
+                tc.weightDecay(), tc.seed(), tc.threads(), outDir);
+        Trainer.Result r = new Trainer(mc, tc, train, splits.test(), outDir, out, MEAN, STD).run(resume);
+        EpochMetrics last = r.last();
+        out.printf("done: test accuracy %.4f after %d epochs; metrics %s, checkpoint %s, chart %s%n", last.testAcc(), last.epoch(),
+                outDir.resolve("metrics.jsonl"), outDir.resolve("checkpoint"), outDir.resolve("curves.png"));
+        return 0;
+    }
+}

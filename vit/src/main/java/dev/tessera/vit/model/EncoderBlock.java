@@ -1,0 +1,57 @@
+package dev.tessera.vit.model;
+
+import dev.tessera.engine.autograd.Ops;
+import dev.tessera.engine.autograd.Tape;
+import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.nn.LayerNorm;
+import dev.tessera.engine.nn.Linear;
+import dev.tessera.engine.nn.ParameterSet;
+import dev.tessera.engine.tensor.Tensor;
+
+/**
+ * A pre-LN encoder block: x + MHSA(LN(x)), then x + MLP(LN(x)). Without dropout or drop-path on a branch, its residual
+ * add rides in the GEMM epilogue of the branch's last Linear.
+ */
+public final class EncoderBlock {
+    final LayerNorm norm1, norm2;
+    final Linear qkv, proj, fc1, fc2;
+    final int heads;
+    final float projDropout, mlpDropout, dropPath;
+    /** Per-head attention scale d_h^-1/2, a constant here (Locality Self-Attention makes it a parameter). */
+    final Tensor scale;
+
+    EncoderBlock(ParameterSet ps, String name, ViTConfig c, float dropPath) {
+        norm1 = new LayerNorm(ps, name + ".norm1", c.dim(), c.lnEps());
+        qkv = new Linear(ps, name + ".attn.qkv", c.dim(), 3 * c.dim(), true);
+        proj = new Linear(ps, name + ".attn.proj", c.dim(), c.dim(), true);
+        norm2 = new LayerNorm(ps, name + ".norm2", c.dim(), c.lnEps());
+        fc1 = new Linear(ps, name + ".mlp.fc1", c.dim(), c.mlpDim(), true);
+        fc2 = new Linear(ps, name + ".mlp.fc2", c.mlpDim(), c.dim(), true);
+        heads = c.heads();
+        projDropout = c.projDropout();
+        mlpDropout = c.mlpDropout();
+        this.dropPath = dropPath;
+        float[] s = new float[heads];
+        java.util.Arrays.fill(s, (float) (1 / Math.sqrt(c.headDim())));
+        scale = Tensor.of(ps.arena(), s, heads);
+    }
+
+    /** x: (B, T, D) -> (B, T, D). seed makes dropout and drop-path reproducible per step and block. */
+    Tensor forward(Tape tape, Tensor x, long seed) {
+        Tensor h = norm1.forward(tape, x);
+        Tensor o = Ops.attention(tape, qkv.forward(tape, h), heads, scale, null);
+        x = branch(tape, x, o, proj, Activation.NONE, projDropout, seed);
+        Tensor m = fc1.forward(tape, norm2.forward(tape, x), Activation.GELU, null);
+        m = Ops.dropout(tape, m, mlpDropout, seed ^ 0x5bd1e995L);
+        return branch(tape, x, m, fc2, Activation.NONE, mlpDropout, seed ^ 0x27d4eb2dL);
+    }
+
+    private Tensor branch(Tape tape, Tensor x, Tensor in, Linear layer, Activation act, float dropout, long seed) {
+        boolean stochastic = tape.recording() && (dropout > 0 || dropPath > 0);
+        if (!stochastic) return layer.forward(tape, in, act, x);
+        Tensor y = layer.forward(tape, in, act, null);
+        y = Ops.dropout(tape, y, dropout, seed);
+        y = Ops.dropPath(tape, y, dropPath, seed * 31 + 7);
+        return Ops.add(tape, x, y);
+    }
+}

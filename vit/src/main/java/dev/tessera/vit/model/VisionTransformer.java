@@ -1,0 +1,106 @@
+package dev.tessera.vit.model;
+
+import dev.tessera.engine.autograd.Ops;
+import dev.tessera.engine.autograd.Tape;
+import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.nn.LayerNorm;
+import dev.tessera.engine.nn.Linear;
+import dev.tessera.engine.nn.Parameter;
+import dev.tessera.engine.nn.ParameterSet;
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.TensorException;
+
+/**
+ * The Vision Transformer of Dosovitskiy et al. with the options of "Better plain ViT baselines": patch embedding as a
+ * linear map of flattened patches (a conv with kernel = stride = P), class token or global average pooling, learned
+ * or fixed 2-D sin-cos position embeddings, pre-LN blocks, a linear or MLP-tanh head.
+ */
+public final class VisionTransformer implements AutoCloseable {
+    private final ViTConfig config;
+    private final ParameterSet params;
+    private final Linear patchEmbed;
+    private final Parameter clsToken;
+    private final Tensor posEmbed;
+    private final EncoderBlock[] blocks;
+    private final LayerNorm norm;
+    private final LayerNorm fcNorm;
+    private final Linear preLogits;
+    private final Linear head;
+
+    public VisionTransformer(ViTConfig c, long seed) {
+        this.config = c;
+        this.params = new ParameterSet(seed);
+        patchEmbed = new Linear(params, "patch_embed", c.patchDim(), c.dim(), true);
+        clsToken = c.pool() == ViTConfig.Pool.CLS ? params.create("cls_token", false, 1, 1, c.dim()) : null;
+        posEmbed = switch (c.posEmb()) {
+            case LEARN -> params.truncNormal("pos_embed", false, 0.02f, c.tokens(), c.dim()).value();
+            case SINCOS2D -> sincos(c);
+            case NONE -> null;
+        };
+        blocks = new EncoderBlock[c.depth()];
+        for (int i = 0; i < c.depth(); i++) {
+            // Stochastic depth grows linearly with depth (the "linear rule" of Huang et al.).
+            float dp = c.depth() > 1 ? c.dropPath() * i / (c.depth() - 1) : c.dropPath();
+            blocks[i] = new EncoderBlock(params, "blocks." + i, c, dp);
+        }
+        boolean gapNorm = c.pool() == ViTConfig.Pool.GAP && c.fcNorm();
+        norm = gapNorm ? null : new LayerNorm(params, "norm", c.dim(), c.lnEps());
+        fcNorm = gapNorm ? new LayerNorm(params, "fc_norm", c.dim(), c.lnEps()) : null;
+        preLogits = c.head() == ViTConfig.Head.MLP_TANH ? new Linear(params, "pre_logits.fc", c.dim(), c.dim(), true) : null;
+        head = new Linear(params, "head", c.dim(), c.numClasses(), true);
+        if (c.headZeroInit()) head.weight.value().fill(0f);
+    }
+
+    /** Fixed embedding: zero for the class token, sin-cos for the patch grid; not a parameter. */
+    private Tensor sincos(ViTConfig c) {
+        float[] grid = PositionEmbeddings.sincos2d(c.gridH(), c.gridW(), c.dim());
+        Tensor t = Tensor.zeros(params.arena(), c.tokens(), c.dim());
+        int skip = c.tokens() - c.patches();
+        t.slice(0, skip, c.tokens()).copyFrom(grid);
+        return t;
+    }
+
+    public ViTConfig config() { return config; }
+
+    public ParameterSet parameters() { return params; }
+
+    /**
+     * images: (B, C, H, W), normalised -> logits (B, classes). A training tape records for backward and applies
+     * dropout/drop-path drawn from {@code seed}; an inference tape does neither.
+     */
+    public Tensor forward(Tape tape, Tensor images, long seed) {
+        ViTConfig c = config;
+        if (images.rank() != 4 || images.dim(1) != c.channels() || images.dim(2) != c.imageHeight() || images.dim(3) != c.imageWidth()) {
+            throw new TensorException("ViT expects images (B, " + c.channels() + ", " + c.imageHeight() + ", " + c.imageWidth()
+                    + "), got " + images.shapeString());
+        }
+        int b = images.dim(0), p = c.patch();
+        // (B, C, gh, P, gw, P) -> (B, gh, gw, C, P, P): each patch flattened in (c, y, x) order, as a conv weight is.
+        Tensor patches = images.contiguous(tape.workspace())
+                .reshape(b, c.channels(), c.gridH(), p, c.gridW(), p)
+                .permute(0, 2, 4, 1, 3, 5)
+                .contiguous(tape.workspace())
+                .reshape(b, c.patches(), c.patchDim());
+        Tensor x = patchEmbed.forward(tape, patches);                     // (B, N, D)
+        if (clsToken != null) x = Ops.concat(tape, 1, Ops.expand(tape, clsToken.value(), b), x); // (B, T, D)
+        if (posEmbed != null) x = Ops.add(tape, x, posEmbed);
+        x = Ops.dropout(tape, x, c.embDropout(), seed);
+        for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
+        Tensor pooled;
+        if (c.pool() == ViTConfig.Pool.CLS) {
+            x = norm.forward(tape, x);
+            pooled = Ops.reshape(tape, Ops.slice(tape, x, 1, 0, 1), b, c.dim());
+        } else {
+            if (norm != null) x = norm.forward(tape, x);
+            pooled = Ops.mean(tape, x, 1);                                  // (B, D)
+            if (fcNorm != null) pooled = fcNorm.forward(tape, pooled);
+        }
+        if (preLogits != null) pooled = preLogits.forward(tape, pooled, Activation.TANH, null);
+        return head.forward(tape, pooled);
+    }
+
+    @Override
+    public void close() {
+        params.close();
+    }
+}

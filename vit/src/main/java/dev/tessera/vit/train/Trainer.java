@@ -1,0 +1,208 @@
+package dev.tessera.vit.train;
+
+import dev.tessera.engine.autograd.Ops;
+import dev.tessera.engine.autograd.Tape;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.optim.Ema;
+import dev.tessera.engine.optim.GradClip;
+import dev.tessera.engine.optim.LrSchedule;
+import dev.tessera.engine.tensor.OffHeap;
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.Workspace;
+import dev.tessera.vit.data.Augment;
+import dev.tessera.vit.data.Batch;
+import dev.tessera.vit.data.BatchLoader;
+import dev.tessera.vit.data.Dataset;
+import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.io.Json;
+import dev.tessera.vit.model.ViTConfig;
+import dev.tessera.vit.model.VisionTransformer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Trains a ViT: AdamW with warmup and cosine decay, clipping at global norm, optional EMA; evaluates on the test split
+ * each epoch; writes OUT/metrics.jsonl, OUT/checkpoint (atomically, each epoch) and OUT/curves.png. A run resumed from
+ * OUT continues exactly as the uninterrupted run would (same seed and threads): every random draw is a function of
+ * (seed, epoch, step), never of how far a generator had advanced.
+ */
+public final class Trainer {
+    private final ViTConfig model;
+    private final TrainConfig recipe;
+    private final Dataset train, test;
+    private final Path out;
+    private final PrintStream log;
+    private final float mean, std;
+
+    public Trainer(ViTConfig model, TrainConfig recipe, Dataset train, Dataset test, Path out, PrintStream log, float mean, float std) {
+        if (train.channels() != model.channels() || train.height() != model.imageHeight() || train.width() != model.imageWidth()) {
+            throw new IllegalArgumentException("data " + train.channels() + "x" + train.height() + "x" + train.width() + " does not match the model's "
+                    + model.channels() + "x" + model.imageHeight() + "x" + model.imageWidth());
+        }
+        if (train.classes() != model.numClasses()) throw new IllegalArgumentException("data has " + train.classes() + " classes, model " + model.numClasses());
+        this.model = model;
+        this.recipe = recipe;
+        this.train = train;
+        this.test = test;
+        this.out = out;
+        this.log = log;
+        this.mean = mean;
+        this.std = std;
+    }
+
+    /** Result of a run: the metrics of each epoch. */
+    public record Result(List<EpochMetrics> epochs, long offHeapGrowthAfterFirstStep) {
+        public EpochMetrics last() { return epochs.getLast(); }
+    }
+
+    public Result run(boolean resume) throws IOException, InterruptedException {
+        Parallel.setThreads(recipe.threads());
+        Files.createDirectories(out);
+        Path ckpt = out.resolve("checkpoint"), metricsFile = out.resolve("metrics.jsonl");
+        int stepsPerEpoch = train.count() / recipe.batchSize();
+        if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch size " + recipe.batchSize() + " exceeds the " + train.count() + " training images");
+        long totalSteps = (long) stepsPerEpoch * recipe.epochs();
+        LrSchedule schedule = new LrSchedule(recipe.lr(), Math.round(recipe.warmupEpochs() * stepsPerEpoch), totalSteps, LrSchedule.Decay.COSINE, recipe.minLrRatio());
+        List<Augment> augments = new ArrayList<>();
+        float background = -mean / std;
+        if (recipe.cropPad() > 0) augments.add(Augment.randomCrop(recipe.cropPad(), background));
+        if (recipe.flip()) augments.add(Augment.horizontalFlip());
+
+        try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
+            AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
+            Ema ema = recipe.emaDecay() > 0 ? new Ema(vit.parameters(), recipe.emaDecay()) : null;
+            List<EpochMetrics> history = new ArrayList<>();
+            int startEpoch = 1;
+            if (resume) {
+                Map<String, Object> state = Checkpoint.readState(ckpt);
+                Checkpoint.loadWeights(Checkpoint.resolve(ckpt), vit);
+                Checkpoint.loadOptimizer(ckpt, vit, opt);
+                startEpoch = ((Number) state.get("epoch")).intValue() + 1;
+                if (state.get("metrics") instanceof List<?> l) for (Object o : l) history.add(EpochMetrics.fromMap((Map<?, ?>) o));
+                rewriteMetrics(metricsFile, history);
+                log.printf("resuming from %s after epoch %d%n", ckpt, startEpoch - 1);
+            } else {
+                Files.deleteIfExists(metricsFile);
+            }
+            long offHeapAfterFirst = -1, growth = 0;
+            for (int epoch = startEpoch; epoch <= recipe.epochs(); epoch++) {
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                Progress bar = new Progress(log, "epoch " + epoch + "/" + recipe.epochs(), stepsPerEpoch);
+                try (BatchLoader loader = new BatchLoader(train, recipe.batchSize(), true, true, recipe.seed(), epoch, mean, std, augments)) {
+                    for (Batch b; (b = loader.next()) != null; ) {
+                        long step = (long) (epoch - 1) * stepsPerEpoch + b.index();
+                        Tape tape = Tape.training(ws);
+                        vit.parameters().zeroGrad();
+                        Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
+                        Tensor logits = vit.forward(tape, x, recipe.seed() * 0x100000001B3L + step);
+                        Tensor loss = Ops.crossEntropy(tape, logits, b.labels(), null, recipe.labelSmoothing());
+                        float l = loss.getFlat(0);
+                        if (!Float.isFinite(l)) {
+                            throw new TrainingDiverged("loss is " + l + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
+                        }
+                        correct += countCorrect(logits, b.labels());
+                        tape.backward(loss);
+                        double norm = GradClip.clipGlobalNorm(vit.parameters().all(), recipe.clipNorm() > 0 ? recipe.clipNorm() : Double.MAX_VALUE);
+                        if (!Double.isFinite(norm)) {
+                            throw new TrainingDiverged("gradient norm is " + norm + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
+                        }
+                        opt.step(schedule.at(step));
+                        if (ema != null) ema.update();
+                        tape.reset();
+                        lossSum += (double) l * b.size();
+                        seen += b.size();
+                        if (offHeapAfterFirst < 0) offHeapAfterFirst = OffHeap.allocatedBytes();
+                        else growth = OffHeap.allocatedBytes() - offHeapAfterFirst;
+                        bar.update(b.index() + 1, String.format("loss %.4f acc %.4f %.0f img/s", lossSum / seen, (double) correct / seen, seen / ((System.nanoTime() - t0) / 1e9)));
+                    }
+                }
+                double trainSeconds = (System.nanoTime() - t0) / 1e9;
+                if (ema != null) ema.swap();
+                double[] ev = evaluate(vit, test, ws, recipe.evalBatch(), mean, std, null);
+                if (ema != null) ema.swap();
+                EpochMetrics m = new EpochMetrics(epoch, lossSum / seen, (double) correct / seen, ev[0], ev[1], seen / trainSeconds, (System.nanoTime() - t0) / 1e9);
+                history.add(m);
+                bar.finish(String.format("loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0f img/s, %.0f s",
+                        m.trainLoss(), m.trainAcc(), m.testLoss(), m.testAcc(), m.imgPerS(), m.seconds()));
+                Files.writeString(metricsFile, Json.write(m.toMap()) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                Checkpoint.save(ckpt, vit, opt, state(epoch, opt.steps(), history));
+            }
+            Charts.trainingCurves(history, out.resolve("curves.png"));
+            return new Result(history, growth);
+        }
+    }
+
+    private Map<String, Object> state(int epoch, long steps, List<EpochMetrics> history) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("epoch", epoch);
+        s.put("steps", steps);
+        s.put("seed", recipe.seed());
+        s.put("threads", recipe.threads());
+        s.put("recipe", recipe.toString());
+        s.put("normalize_mean", (double) mean);
+        s.put("normalize_std", (double) std);
+        List<Object> ms = new ArrayList<>();
+        for (EpochMetrics m : history) ms.add(m.toMap());
+        s.put("metrics", ms);
+        return s;
+    }
+
+    private static void rewriteMetrics(Path file, List<EpochMetrics> history) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (EpochMetrics m : history) b.append(Json.write(m.toMap())).append('\n');
+        Files.writeString(file, b.toString());
+    }
+
+    static int countCorrect(Tensor logits, int[] labels) {
+        int rows = logits.dim(0), cols = logits.dim(1), correct = 0;
+        for (int r = 0; r < rows; r++) {
+            if (argmax(logits, r, cols) == labels[r]) correct++;
+        }
+        return correct;
+    }
+
+    static int argmax(Tensor logits, int r, int cols) {
+        int best = 0;
+        float bv = Float.NEGATIVE_INFINITY;
+        for (int c = 0; c < cols; c++) {
+            float v = logits.getFlat((long) r * cols + c);
+            if (v > bv) { bv = v; best = c; }
+        }
+        return best;
+    }
+
+    /**
+     * Mean loss and accuracy over a dataset in inference mode; fills confusion[truth][predicted] when given.
+     */
+    public static double[] evaluate(VisionTransformer vit, Dataset data, Workspace ws, int batch, float mean, float std, long[][] confusion)
+            throws InterruptedException {
+        ViTConfig c = vit.config();
+        double lossSum = 0;
+        long correct = 0;
+        try (BatchLoader loader = new BatchLoader(data, batch, false, false, 0, 0, mean, std, List.of())) {
+            for (Batch b; (b = loader.next()) != null; ) {
+                Tape tape = Tape.inference(ws);
+                Tensor x = ws.allocate(b.size(), c.channels(), c.imageHeight(), c.imageWidth()).copyFrom(b.images());
+                Tensor logits = vit.forward(tape, x, 0);
+                lossSum += Ops.crossEntropy(tape, logits, b.labels(), null, 0f).getFlat(0) * b.size();
+                for (int r = 0; r < b.size(); r++) {
+                    int p = argmax(logits, r, c.numClasses());
+                    if (p == b.labels()[r]) correct++;
+                    if (confusion != null) confusion[b.labels()[r]][p]++;
+                }
+                tape.reset();
+            }
+        }
+        return new double[] {lossSum / data.count(), (double) correct / data.count()};
+    }
+}
