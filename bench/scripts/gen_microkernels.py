@@ -8,6 +8,24 @@ import pathlib
 
 OUT = pathlib.Path("engine/src/main/java/dev/tessera/engine/kernels/simd")
 
+def emit_store(w, mr, acc):
+    w("        long cb = cOff * 4, ld = ldc * 4;")
+    w("        if (beta == 0f) {")
+    for i in range(mr):
+        w(f"            c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
+    w("        } else if (beta == 1f) {")
+    for i in range(mr):
+        for j in range(2):
+            off = f"cb + {i} * ld" + (" + VB" if j else "")
+            w(f"            c{i}_{j}.add(FloatVector.fromMemorySegment(S, c, {off}, NO)).intoMemorySegment(c, {off}, NO);")
+    w("        } else {")
+    w("            FloatVector vb = FloatVector.broadcast(S, beta);")
+    for i in range(mr):
+        for j in range(2):
+            off = f"cb + {i} * ld" + (" + VB" if j else "")
+            w(f"            FloatVector.fromMemorySegment(S, c, {off}, NO).fma(vb, c{i}_{j}).intoMemorySegment(c, {off}, NO);")
+    w("        }")
+
 def kernel(mr):
     cls = f"MicroKernel{mr}x2v"
     acc = [(i, j) for i in range(mr) for j in range(2)]
@@ -54,22 +72,28 @@ def kernel(mr):
     w(f"            pa += {4*mr};")
     w("            pb += 2 * VB;")
     w("        }")
-    w("        long cb = cOff * 4, ld = ldc * 4;")
-    w("        if (beta == 0f) {")
+    emit_store(w, mr, acc)
+    w("    }")
+    w("")
+    w("    @Override")
+    w("    public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,")
+    w("                                MemorySegment c, long cOff, long ldc, float beta) {")
+    w("        long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;")
     for i in range(mr):
-        w(f"            c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
-    w("        } else if (beta == 1f) {")
+        w(f"        long a{i} = aOff * 4 + {i} * rs;")
+    w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
+    w("        for (int p = 0; p < kc; p++) {")
+    w("            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
+    w("            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
+    w("            long q = (long) p * cs;")
+    w("            FloatVector x;")
     for i in range(mr):
-        for j in range(2):
-            off = f"cb + {i} * ld" + (" + VB" if j else "")
-            w(f"            c{i}_{j}.add(FloatVector.fromMemorySegment(S, c, {off}, NO)).intoMemorySegment(c, {off}, NO);")
-    w("        } else {")
-    w("            FloatVector vb = FloatVector.broadcast(S, beta);")
-    for i in range(mr):
-        for j in range(2):
-            off = f"cb + {i} * ld" + (" + VB" if j else "")
-            w(f"            FloatVector.fromMemorySegment(S, c, {off}, NO).fma(vb, c{i}_{j}).intoMemorySegment(c, {off}, NO);")
+        w(f"            x = FloatVector.broadcast(S, a.get(F, a{i} + q));")
+        w(f"            c{i}_0 = x.fma(b0, c{i}_0);")
+        w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
+    w("            pb += 2 * VB;")
     w("        }")
+    emit_store(w, mr, acc)
     w("    }")
     w("")
     w("    @Override")

@@ -76,7 +76,7 @@ public final class GemmDriver {
         }
         // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
         MemorySegment packedA = null;
-        if (tn > 1 && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
+        if (tn > 1 && alpha != 1f && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
             MemorySegment shared = buffers.get().shared((long) mTiles * mr * k);
             int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, groups = Math.max(1, Math.min(mTiles, 2 * threads));
             Parallel.forEach(kBlocks * groups, t -> {
@@ -138,14 +138,22 @@ public final class GemmDriver {
             boolean last = pc + kc >= k;
             // With a shared pack, block pc starts after all earlier blocks, and this worker's rows at panel m0 / mr.
             long apBase = packedA != null ? (long) mTiles * mr * pc + (long) (m0 / mr) * mr * kc : 0;
-            if (packedA == null) packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
+            // Full row panels are read in place (rows of A, or columns when transposed, stream well from cache);
+            // only a short last panel is packed, zero-padded, so the kernel never reads past A.
+            boolean direct = packedA == null && alpha == 1f && !transA && fitsL1Sets(lda, kc);
+            int fullRows = mRows / mr * mr;
+            if (!direct && packedA == null) packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
+            if (direct && fullRows < mRows) packA(transA, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap);
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
-                    long apOff = apBase + (long) (ir / mr) * mr * kc;
+                    long apOff = direct ? 0 : apBase + (long) (ir / mr) * mr * kc;
                     int i = m0 + ir;
+                    boolean inPlace = direct && rows == mr;
+                    long aPanel = transA ? aOff + (long) pc * lda + i : aOff + (long) i * lda + pc;
+                    long rsA = transA ? 1 : lda, csA = transA ? lda : 1;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
                         long bpOff = (long) (jr / nr) * nr * kc;
@@ -153,10 +161,13 @@ public final class GemmDriver {
                         long ct = cOff + (long) i * ldc + j;
                         // One kernel for every tile, edges included: a second, rarely called kernel would run
                         // un-intrinsified (boxing every vector) until C2 got round to it, which took seconds.
-                        if (rows == mr && cols == nr) {
+                        if (cols == nr && inPlace) {
+                            uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, c, ct, ldc, betaEff);
+                        } else if (cols == nr && rows == mr) {
                             uk.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
                         } else {
-                            uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
+                            if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, tile, 0, nr, 0f);
+                            else uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
                             merge(tile, rows, cols, betaEff, c, ct, ldc);
                         }
                         if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
@@ -164,6 +175,22 @@ public final class GemmDriver {
                 }
             }
         }
+    }
+
+    /**
+     * Whether mr rows of kc floats, lda apart, can sit in a 64-set, 8-way L1 at once. Row strides near a multiple of
+     * 4 KiB put every row in the same sets (lda = 1024 or 3072 halved the speed), so those shapes are packed instead.
+     */
+    private boolean fitsL1Sets(long lda, int kc) {
+        int[] perSet = new int[64];
+        int lines = (kc * 4 + 63) / 64 + 1;
+        for (int i = 0; i < mr; i++) {
+            long start = i * lda * 4 / 64;
+            for (int l = 0; l < lines; l++) {
+                if (++perSet[(int) ((start + l) & 63)] > 5) return false;
+            }
+        }
+        return true;
     }
 
     private void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long ct, long ldc) {

@@ -16,6 +16,13 @@ public interface MicroKernel {
     void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
                  MemorySegment c, long cOff, long ldc, float beta);
 
+    /**
+     * As {@link #compute} but reading A unpacked: element (i, p) of the mr x kc block at aOff + i*rsA + p*csA. Saves
+     * packing A when its rows (or, transposed, its columns) are already contiguous enough to stream from cache.
+     */
+    void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
+                         MemorySegment c, long cOff, long ldc, float beta);
+
     /** Applies the epilogue to rows [i0, i0+rows) and columns [j0, j0+cols) of C (absolute indices into the epilogue's vectors). */
     void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols);
 }

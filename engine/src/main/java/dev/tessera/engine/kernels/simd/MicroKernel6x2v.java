@@ -92,6 +92,80 @@ final class MicroKernel6x2v implements MicroKernel {
     }
 
     @Override
+    public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
+                                MemorySegment c, long cOff, long ldc, float beta) {
+        long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;
+        long a0 = aOff * 4 + 0 * rs;
+        long a1 = aOff * 4 + 1 * rs;
+        long a2 = aOff * 4 + 2 * rs;
+        long a3 = aOff * 4 + 3 * rs;
+        long a4 = aOff * 4 + 4 * rs;
+        long a5 = aOff * 4 + 5 * rs;
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
+            long q = (long) p * cs;
+            FloatVector x;
+            x = FloatVector.broadcast(S, a.get(F, a0 + q));
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, a.get(F, a1 + q));
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, a.get(F, a2 + q));
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, a.get(F, a3 + q));
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, a.get(F, a4 + q));
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, a.get(F, a5 + q));
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            pb += 2 * VB;
+        }
+        long cb = cOff * 4, ld = ldc * 4;
+        if (beta == 0f) {
+            c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+            c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+            c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+            c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+            c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+            c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        } else if (beta == 1f) {
+            c0_0.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
+            c0_1.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
+            c1_0.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
+            c1_1.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
+            c2_0.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
+            c2_1.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
+            c3_0.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
+            c3_1.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
+            c4_0.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
+            c4_1.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
+            c5_0.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
+            c5_1.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        } else {
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO).fma(vb, c0_0).intoMemorySegment(c, cb + 0 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO).fma(vb, c0_1).intoMemorySegment(c, cb + 0 * ld + VB, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO).fma(vb, c1_0).intoMemorySegment(c, cb + 1 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO).fma(vb, c1_1).intoMemorySegment(c, cb + 1 * ld + VB, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO).fma(vb, c2_0).intoMemorySegment(c, cb + 2 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO).fma(vb, c2_1).intoMemorySegment(c, cb + 2 * ld + VB, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO).fma(vb, c3_0).intoMemorySegment(c, cb + 3 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO).fma(vb, c3_1).intoMemorySegment(c, cb + 3 * ld + VB, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO).fma(vb, c4_0).intoMemorySegment(c, cb + 4 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO).fma(vb, c4_1).intoMemorySegment(c, cb + 4 * ld + VB, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO).fma(vb, c5_0).intoMemorySegment(c, cb + 5 * ld, NO);
+            FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO).fma(vb, c5_1).intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        }
+    }
+
+    @Override
     public void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols) {
         SimdEpilogue.apply(ep, c, cOff, ldc, i0, rows, j0, cols);
     }
