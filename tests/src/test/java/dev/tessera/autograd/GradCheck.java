@@ -11,25 +11,25 @@ import java.util.Random;
  * Central-difference gradient check: loss = sum(f(inputs) * R) for a fixed random R, evaluated in double from the
  * op's float output; each sampled input element is nudged by +-eps and the slope compared with the tape's gradient.
  */
-final class GradCheck {
-    interface Fn {
+public final class GradCheck {
+    public interface Fn {
         Tensor apply(Tape tape, Tensor[] in);
     }
 
     private GradCheck() {}
 
-    static Tensor input(Arena arena, long seed, int... shape) {
+    public static Tensor input(Arena arena, long seed, int... shape) {
         Tensor t = Tensor.zeros(arena, shape);
         Random r = new Random(seed);
         for (long i = 0; i < t.numel(); i++) t.setFlat(i, (float) r.nextGaussian());
         return t.requiresGrad(true);
     }
 
-    static void check(String name, Fn f, Tensor... inputs) {
+    public static void check(String name, Fn f, Tensor... inputs) {
         check(name, f, 1e-2, 3e-3, 3e-2, inputs);
     }
 
-    static void check(String name, Fn f, double eps, double atol, double rtol, Tensor... inputs) {
+    public static void check(String name, Fn f, double eps, double atol, double rtol, Tensor... inputs) {
         try (Workspace ws = new Workspace(); Arena arena = Arena.ofShared()) {
             Tape tape = Tape.training(ws);
             Tensor y = f.apply(tape, inputs);

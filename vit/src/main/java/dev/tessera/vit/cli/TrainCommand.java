@@ -44,7 +44,8 @@ final class TrainCommand {
                     .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0.1f));
         }
         TrainConfig tc = TrainConfig.fashionMnist();
-        if (a.flag("quick")) tc = tc.withEpochs(1);
+        // --quick: one epoch on the first 10,000 training images, a couple of minutes end to end.
+        if (a.flag("quick")) tc = tc.withEpochs(1).withWarmup(0.2f);
         tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
                 .withLr(a.flt("lr", tc.lr())).withSeed(a.lng("seed", tc.seed())).withThreads(a.integer("threads", tc.threads()))
                 .withWeightDecay(a.flt("weight-decay", tc.weightDecay())).withWarmup(a.flt("warmup", tc.warmupEpochs()))
@@ -54,7 +55,7 @@ final class TrainCommand {
         String data = a.str("data", null);
         FashionMnist.Splits splits = FashionMnist.load(data == null ? null : Path.of(data));
         Dataset train = splits.train();
-        int limit = a.integer("train-limit", 0);
+        int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (limit > 0) train = train.head(limit);
         out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
         out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d, %s pool, %s posemb%n", mc.patch(), mc.dim(), mc.depth(),

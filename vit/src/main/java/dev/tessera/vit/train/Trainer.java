@@ -64,6 +64,11 @@ public final class Trainer {
     }
 
     public Result run(boolean resume) throws IOException, InterruptedException {
+        return run(resume, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #run(boolean)}, stopping after epoch {@code stopAfter} as if interrupted there (tests of resume). */
+    public Result run(boolean resume, int stopAfter) throws IOException, InterruptedException {
         Parallel.setThreads(recipe.threads());
         Files.createDirectories(out);
         Path ckpt = out.resolve("checkpoint"), metricsFile = out.resolve("metrics.jsonl");
@@ -92,8 +97,9 @@ public final class Trainer {
             } else {
                 Files.deleteIfExists(metricsFile);
             }
-            long offHeapAfterFirst = -1, growth = 0;
-            for (int epoch = startEpoch; epoch <= recipe.epochs(); epoch++) {
+            long growth = 0;
+            boolean firstStepDone = false;
+            for (int epoch = startEpoch; epoch <= Math.min(recipe.epochs(), stopAfter); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long correct = 0, seen = 0;
@@ -101,6 +107,7 @@ public final class Trainer {
                 try (BatchLoader loader = new BatchLoader(train, recipe.batchSize(), true, true, recipe.seed(), epoch, mean, std, augments)) {
                     for (Batch b; (b = loader.next()) != null; ) {
                         long step = (long) (epoch - 1) * stepsPerEpoch + b.index();
+                        long offHeapBefore = OffHeap.allocatedBytes();
                         Tape tape = Tape.training(ws);
                         vit.parameters().zeroGrad();
                         Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
@@ -121,8 +128,9 @@ public final class Trainer {
                         tape.reset();
                         lossSum += (double) l * b.size();
                         seen += b.size();
-                        if (offHeapAfterFirst < 0) offHeapAfterFirst = OffHeap.allocatedBytes();
-                        else growth = OffHeap.allocatedBytes() - offHeapAfterFirst;
+                        // Off-heap growth of training steps after the first (evaluation may size the workspace up).
+                        if (firstStepDone) growth += OffHeap.allocatedBytes() - offHeapBefore;
+                        firstStepDone = true;
                         bar.update(b.index() + 1, String.format("loss %.4f acc %.4f %.0f img/s", lossSum / seen, (double) correct / seen, seen / ((System.nanoTime() - t0) / 1e9)));
                     }
                 }
@@ -137,7 +145,7 @@ public final class Trainer {
                 Files.writeString(metricsFile, Json.write(m.toMap()) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                 Checkpoint.save(ckpt, vit, opt, state(epoch, opt.steps(), history));
             }
-            Charts.trainingCurves(history, out.resolve("curves.png"));
+            if (!history.isEmpty()) Charts.trainingCurves(history, out.resolve("curves.png"));
             return new Result(history, growth);
         }
     }

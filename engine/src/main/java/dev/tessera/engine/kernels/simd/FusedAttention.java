@@ -1,6 +1,5 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.MAX;
 
 import dev.tessera.engine.kernels.AttentionShape;
@@ -142,7 +141,7 @@ final class FusedAttention {
             store(p, w, row + j);
             vsum = vsum.add(p);
         }
-        return vsum.reduceLanes(ADD);
+        return SimdMath.sum(vsum);
     }
 
     private static void scaleRow(MemorySegment w, long row, int len, float f) {
@@ -354,7 +353,7 @@ final class FusedAttention {
             store(dsv, w, drow + j);
             acc = dsv.fma(raw, acc);
         }
-        double sum = acc.reduceLanes(ADD);
+        double sum = SimdMath.sum(acc);
         for (int j = vecEnd; j < valid; j++) {
             float raw = w.getAtIndex(F, prow + j);
             float sj = sc * raw + (mask == null ? 0f : mask.getAtIndex(F, mrow + j0 + j));

@@ -1,6 +1,5 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.MAX;
 
 import dev.tessera.engine.kernels.Activation;
@@ -130,7 +129,7 @@ public final class SimdKernels extends ScalarKernels {
             store(e, y, yr + j);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(ADD);
+        float sum = SimdMath.sum(vsum);
         for (; j < cols; j++) {
             float e = (float) Math.exp(x.getAtIndex(F, xr + j) - max);
             y.setAtIndex(F, yr + j, e);
@@ -166,7 +165,7 @@ public final class SimdKernels extends ScalarKernels {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j <= n - L; j += L) acc = load(a, ao + j).fma(load(b, bo + j), acc);
-        float s = acc.reduceLanes(ADD);
+        float s = SimdMath.sum(acc);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j) * b.getAtIndex(F, bo + j);
         return s;
     }
@@ -175,7 +174,7 @@ public final class SimdKernels extends ScalarKernels {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j <= n - L; j += L) acc = acc.add(load(a, ao + j));
-        float s = acc.reduceLanes(ADD);
+        float s = SimdMath.sum(acc);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j);
         return s;
     }
@@ -200,7 +199,7 @@ public final class SimdKernels extends ScalarKernels {
                 FloatVector d = load(x, xr + j).sub(mu);
                 acc = d.fma(d, acc);
             }
-            float var = acc.reduceLanes(ADD);
+            float var = SimdMath.sum(acc);
             for (; j < cols; j++) {
                 float d = x.getAtIndex(F, xr + j) - mu;
                 var += d * d;
@@ -269,7 +268,7 @@ public final class SimdKernels extends ScalarKernels {
                 if (dgamma != null) store(d.fma(xhat, load(dgamma, dgOff + j)), dgamma, dgOff + j);
                 if (dbeta != null) store(d.add(load(dbeta, dbOff + j)), dbeta, dbOff + j);
             }
-            float sg = vg.reduceLanes(ADD), sgx = vgx.reduceLanes(ADD);
+            float sg = SimdMath.sum(vg), sgx = SimdMath.sum(vgx);
             for (; j < cols; j++) {
                 float xhat = (x.getAtIndex(F, xOff + o + j) - mu) * rs;
                 float d = dy.getAtIndex(F, dyOff + o + j);
@@ -421,7 +420,7 @@ public final class SimdKernels extends ScalarKernels {
                 FloatVector v = load(x, xOff + i);
                 acc = v.fma(v, acc);
             }
-            double s = acc.reduceLanes(ADD);
+            double s = SimdMath.sum(acc);
             for (; i < e; i++) {
                 double v = x.getAtIndex(F, xOff + i);
                 s += v * v;

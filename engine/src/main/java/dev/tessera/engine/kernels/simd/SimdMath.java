@@ -26,7 +26,37 @@ final class SimdMath {
             C5 = FloatVector.broadcast(S, 1.6666665459E-1f), C6 = FloatVector.broadcast(S, 5.0000001201E-1f);
     private static final IntVector EXP_BIAS = IntVector.broadcast(SI, 0x4B400000 - 127);
 
+    // Lane i + h folded onto lane i, for h = 8, 4, 2, 1: a fixed pairwise order for sum(). Separate static finals
+    // (not an array) so that C2 sees constant shuffles and intrinsifies the rearranges.
+    private static final int L = S.length();
+    private static final jdk.incubator.vector.VectorShuffle<Float> FOLD8 = fold(8), FOLD4 = fold(4), FOLD2 = fold(2), FOLD1 = fold(1);
+
+    private static jdk.incubator.vector.VectorShuffle<Float> fold(int h) {
+        return h < L ? jdk.incubator.vector.VectorShuffle.iota(S, h, 1, true) : null;
+    }
+
     private SimdMath() {}
+
+    @SuppressWarnings("unchecked")
+    private static jdk.incubator.vector.VectorShuffle<Float>[] folds() {
+        int levels = Integer.numberOfTrailingZeros(S.length());
+        jdk.incubator.vector.VectorShuffle<Float>[] f = new jdk.incubator.vector.VectorShuffle[levels];
+        for (int k = 0, half = S.length() / 2; k < levels; k++, half /= 2) f[k] = jdk.incubator.vector.VectorShuffle.iota(S, half, 1, true);
+        return f;
+    }
+
+    /**
+     * Sum of the lanes in a fixed pairwise order. reduceLanes(ADD) is free to pick its order, and C2's intrinsic and
+     * the Java fallback (used before C2 compiles a method) pick different ones: the same step then gave different
+     * bits early and late in a run, and a resumed training run drifted from the uninterrupted one.
+     */
+    static float sum(FloatVector v) {
+        if (L > 8) v = v.add(v.rearrange(FOLD8));
+        if (L > 4) v = v.add(v.rearrange(FOLD4));
+        if (L > 2) v = v.add(v.rearrange(FOLD2));
+        if (L > 1) v = v.add(v.rearrange(FOLD1));
+        return v.lane(0);
+    }
 
     /**
      * e^x per lane; exactly 0 below the float range (so -inf masks give 0), e^88 at most above it, NaN stays NaN (min and
