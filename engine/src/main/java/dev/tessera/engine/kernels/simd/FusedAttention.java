@@ -75,7 +75,7 @@ final class FusedAttention {
                 w.asSlice(lay.ob() * 4, (long) R * lay.dp() * 4).fill((byte) 0);
                 for (int j0 = 0; j0 < lay.np(); j0 += BC) {
                     int bc = Math.min(BC, lay.np() - j0);
-                    scores(w, lay.qb(), lay.kT(), lay.np(), lay.d(), j0, bc, lay.st());
+                    scores(w, lay.qb(), lay.d(), lay.kT(), lay.np(), lay.d(), j0, bc, lay.st());
                     for (int r = 0; r < R; r++) {
                         long srow = lay.st() + (long) r * BC;
                         if (r >= rows) {
@@ -148,8 +148,8 @@ final class FusedAttention {
         for (int c = 0; c < len; c += L) store(load(w, row + c).mul(f), w, row + c);
     }
 
-    /** st[R x bc] = qb[R x d] * kT[d x (j0..j0+bc)], two vectors of columns at a time (8 accumulators). */
-    private static void scores(MemorySegment w, long qb, long kT, int np, int d, int j0, int bc, long st) {
+    /** st[R x bc] = qb[R x d] (rows qs apart) * kT[d x (j0..j0+bc)], two vectors of columns at a time (8 accumulators). */
+    private static void scores(MemorySegment w, long qb, int qs, long kT, int np, int d, int j0, int bc, long st) {
         int j = 0;
         for (; j + 2 * L <= bc; j += 2 * L) {
             FloatVector a00 = FloatVector.zero(S), a01 = FloatVector.zero(S), a10 = FloatVector.zero(S), a11 = FloatVector.zero(S);
@@ -158,9 +158,9 @@ final class FusedAttention {
             for (int t = 0; t < d; t++, kp += np) {
                 FloatVector k0 = load(w, kp), k1 = load(w, kp + L);
                 FloatVector q0 = FloatVector.broadcast(S, w.getAtIndex(F, qb + t));
-                FloatVector q1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + d + t));
-                FloatVector q2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * d + t));
-                FloatVector q3 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 3L * d + t));
+                FloatVector q1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + qs + t));
+                FloatVector q2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * qs + t));
+                FloatVector q3 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 3L * qs + t));
                 a00 = q0.fma(k0, a00); a01 = q0.fma(k1, a01);
                 a10 = q1.fma(k0, a10); a11 = q1.fma(k1, a11);
                 a20 = q2.fma(k0, a20); a21 = q2.fma(k1, a21);
@@ -177,9 +177,9 @@ final class FusedAttention {
             for (int t = 0; t < d; t++, kp += np) {
                 FloatVector k0 = load(w, kp);
                 a0 = FloatVector.broadcast(S, w.getAtIndex(F, qb + t)).fma(k0, a0);
-                a1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + d + t)).fma(k0, a1);
-                a2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * d + t)).fma(k0, a2);
-                a3 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 3L * d + t)).fma(k0, a3);
+                a1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + qs + t)).fma(k0, a1);
+                a2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * qs + t)).fma(k0, a2);
+                a3 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 3L * qs + t)).fma(k0, a3);
             }
             store(a0, w, st + j); store(a1, w, st + BC + j); store(a2, w, st + 2L * BC + j); store(a3, w, st + 3L * BC + j);
         }
@@ -284,8 +284,8 @@ final class FusedAttention {
                 w.asSlice(lay.dqb() * 4, (long) R * dp * 4).fill((byte) 0);
                 for (int j0 = 0; j0 < np; j0 += BC) {
                     int bc = Math.min(BC, np - j0);
-                    scoresPadded(w, lay.qb(), dp, lay.kT(), np, d, j0, bc, lay.st());   // raw = q k
-                    scoresPadded(w, lay.ob(), dp, lay.vT(), np, d, j0, bc, lay.st2());  // dP = dO v
+                    scores(w, lay.qb(), dp, lay.kT(), np, d, j0, bc, lay.st());   // raw = q k
+                    scores(w, lay.ob(), dp, lay.vT(), np, d, j0, bc, lay.st2());  // dP = dO v
                     for (int r = 0; r < R; r++) {
                         long prow = lay.st() + (long) r * BC, drow = lay.st2() + (long) r * BC;
                         if (lrow[r] == Float.NEGATIVE_INFINITY) {
@@ -316,22 +316,6 @@ final class FusedAttention {
     private static void packRowBlock(MemorySegment x, long base, long sN, int i0, int rows, int d, MemorySegment w, long dst, int dp) {
         w.asSlice(dst * 4, (long) R * dp * 4).fill((byte) 0);
         for (int r = 0; r < rows; r++) MemorySegment.copy(x, (base + (i0 + r) * sN) * 4, w, (dst + (long) r * dp) * 4, (long) d * 4);
-    }
-
-    /** As {@link #scores} but the R query rows are dp apart instead of d. */
-    private static void scoresPadded(MemorySegment w, long xb, int dp, long mT, int np, int d, int j0, int bc, long st) {
-        for (int j = 0; j < bc; j += L) {
-            FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-            long kp = mT + j0 + j;
-            for (int t = 0; t < d; t++, kp += np) {
-                FloatVector k0 = load(w, kp);
-                a0 = FloatVector.broadcast(S, w.getAtIndex(F, xb + t)).fma(k0, a0);
-                a1 = FloatVector.broadcast(S, w.getAtIndex(F, xb + dp + t)).fma(k0, a1);
-                a2 = FloatVector.broadcast(S, w.getAtIndex(F, xb + 2L * dp + t)).fma(k0, a2);
-                a3 = FloatVector.broadcast(S, w.getAtIndex(F, xb + 3L * dp + t)).fma(k0, a3);
-            }
-            store(a0, w, st + j); store(a1, w, st + BC + j); store(a2, w, st + 2L * BC + j); store(a3, w, st + 3L * BC + j);
-        }
     }
 
     /**
