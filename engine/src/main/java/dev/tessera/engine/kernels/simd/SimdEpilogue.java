@@ -1,7 +1,7 @@
 package dev.tessera.engine.kernels.simd;
 
+import dev.tessera.engine.kernels.Activation;
 import dev.tessera.engine.kernels.Epilogue;
-import dev.tessera.engine.kernels.MathRef;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -24,22 +24,30 @@ final class SimdEpilogue {
             long rr = res == null ? 0 : ep.residualOff() + i * ep.ldr() + j0;
             long pr = pre == null ? 0 : ep.preActOff() + i * ep.ldp() + j0;
             long br = ep.biasOff() + j0;
+            // Three passes over a row of the tile, all in L1: bias (and the saved pre-activation), the activation
+            // (its own per-activation loop, which C2 inlines whole), the residual.
             int j = 0;
-            for (; j <= cols - L; j += L) {
-                FloatVector v = FloatVector.fromMemorySegment(S, c, (cr + j) * 4, NO);
-                if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (br + j) * 4, NO));
-                if (pre != null) v.intoMemorySegment(pre, (pr + j) * 4, NO);
-                v = SimdMath.act(ep.act(), v);
-                if (res != null) v = v.add(FloatVector.fromMemorySegment(S, res, (rr + j) * 4, NO));
-                v.intoMemorySegment(c, (cr + j) * 4, NO);
+            if (bias != null || pre != null) {
+                for (; j <= cols - L; j += L) {
+                    FloatVector v = FloatVector.fromMemorySegment(S, c, (cr + j) * 4, NO);
+                    if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (br + j) * 4, NO));
+                    if (pre != null) v.intoMemorySegment(pre, (pr + j) * 4, NO);
+                    v.intoMemorySegment(c, (cr + j) * 4, NO);
+                }
+                for (; j < cols; j++) {
+                    float v = c.getAtIndex(F, cr + j);
+                    if (bias != null) v += bias.getAtIndex(F, br + j);
+                    if (pre != null) pre.setAtIndex(F, pr + j, v);
+                    c.setAtIndex(F, cr + j, v);
+                }
             }
-            for (; j < cols; j++) {
-                float v = c.getAtIndex(F, cr + j);
-                if (bias != null) v += bias.getAtIndex(F, br + j);
-                if (pre != null) pre.setAtIndex(F, pr + j, v);
-                v = (float) MathRef.act(ep.act(), v);
-                if (res != null) v += res.getAtIndex(F, rr + j);
-                c.setAtIndex(F, cr + j, v);
+            if (ep.act() != Activation.NONE) SimdMath.activation(ep.act(), c, cr, c, cr, cols);
+            if (res != null) {
+                for (j = 0; j <= cols - L; j += L) {
+                    FloatVector v = FloatVector.fromMemorySegment(S, c, (cr + j) * 4, NO).add(FloatVector.fromMemorySegment(S, res, (rr + j) * 4, NO));
+                    v.intoMemorySegment(c, (cr + j) * 4, NO);
+                }
+                for (; j < cols; j++) c.setAtIndex(F, cr + j, c.getAtIndex(F, cr + j) + res.getAtIndex(F, rr + j));
             }
         }
     }

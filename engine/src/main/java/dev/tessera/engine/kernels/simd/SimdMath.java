@@ -90,38 +90,50 @@ final class SimdMath {
         return y.blend(y.neg(), z.lt(0f));
     }
 
-    static FloatVector act(Activation a, FloatVector x) {
-        return switch (a) {
-            case NONE -> x;
-            case GELU -> x.mul(0.5f).mul(erf(x.mul(INV_SQRT2)).add(1f));
-            case GELU_TANH -> {
-                FloatVector u = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-                yield x.mul(0.5f).mul(tanh(u).add(1f));
-            }
-            case TANH -> tanh(x);
-        };
+    private static final java.nio.ByteOrder NO = java.nio.ByteOrder.nativeOrder();
+    private static final java.lang.foreign.ValueLayout.OfFloat F = java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+    /**
+     * y = act(x) over n floats (y may be x). One loop per activation: with the switch inside the loop C2 declined to
+     * inline erf ("callee is too large") and boxed every vector crossing that call, about 2x slower.
+     */
+    static void activation(Activation a, java.lang.foreign.MemorySegment x, long xOff, java.lang.foreign.MemorySegment y, long yOff, long n) {
+        long i = 0;
+        switch (a) {
+            case NONE -> { for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).intoMemorySegment(y, (yOff + i) * 4, NO); }
+            case GELU -> { for (; i <= n - L; i += L) gelu(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
+            case GELU_TANH -> { for (; i <= n - L; i += L) geluTanh(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
+            case TANH -> { for (; i <= n - L; i += L) tanh(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
+        }
+        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) dev.tessera.engine.kernels.MathRef.act(a, x.getAtIndex(F, xOff + i)));
     }
 
-    static FloatVector actGrad(Activation a, FloatVector x) {
-        return switch (a) {
-            case NONE -> FloatVector.broadcast(S, 1f);
-            case GELU -> {
-                FloatVector cdf = erf(x.mul(INV_SQRT2)).add(1f).mul(0.5f);
-                FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
-                yield x.fma(pdf, cdf);
-            }
-            case GELU_TANH -> {
-                FloatVector x2 = x.mul(x);
-                FloatVector u = x2.mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-                FloatVector t = tanh(u);
-                FloatVector du = x2.mul(3 * 0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
-                FloatVector sech2 = t.mul(t).neg().add(1f);
-                yield t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(du));
-            }
-            case TANH -> {
-                FloatVector t = tanh(x);
-                yield t.mul(t).neg().add(1f);
-            }
-        };
+    static FloatVector gelu(FloatVector x) {
+        return x.mul(0.5f).mul(erf(x.mul(INV_SQRT2)).add(1f));
+    }
+
+    static FloatVector geluTanh(FloatVector x) {
+        FloatVector u = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
+        return x.mul(0.5f).mul(tanh(u).add(1f));
+    }
+
+    static FloatVector geluGrad(FloatVector x) {
+        FloatVector cdf = erf(x.mul(INV_SQRT2)).add(1f).mul(0.5f);
+        FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
+        return x.fma(pdf, cdf);
+    }
+
+    static FloatVector geluTanhGrad(FloatVector x) {
+        FloatVector x2 = x.mul(x);
+        FloatVector u = x2.mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
+        FloatVector t = tanh(u);
+        FloatVector du = x2.mul(3 * 0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
+        FloatVector sech2 = t.mul(t).neg().add(1f);
+        return t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(du));
+    }
+
+    static FloatVector tanhGrad(FloatVector x) {
+        FloatVector t = tanh(x);
+        return t.mul(t).neg().add(1f);
     }
 }
