@@ -28,7 +28,7 @@ final class TrainCommand {
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
-                "ema", "drop-path", "train-limit"));
+                "ema", "drop-path", "train-limit", "mixup", "cutmix"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
@@ -52,6 +52,8 @@ final class TrainCommand {
                 .withSmoothing(a.flt("smoothing", tc.labelSmoothing()))
                 .withAugment(a.integer("crop-pad", tc.cropPad()), Boolean.parseBoolean(a.str("flip", Boolean.toString(tc.flip()))))
                 .withEma(a.flt("ema", tc.emaDecay()));
+        float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
+        if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
         String data = a.str("data", null);
         FashionMnist.Splits splits = FashionMnist.load(data == null ? null : Path.of(data));
         Dataset train = splits.train();

@@ -1,4 +1,4 @@
 package dev.tessera.vit.data;
 
-/** One batch ready for the model: normalised images (B, C, H, W) flattened, and labels. */
-public record Batch(float[] images, int[] labels, int size, int index) {}
+/** One batch ready for the model: normalised images (B, C, H, W) flattened, labels, and soft targets (B, classes) when mixed. */
+public record Batch(float[] images, int[] labels, float[] soft, int size, int index) {}

@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
  * same whatever the timing. Iterate with {@link #next()} until it returns null; close to stop early.
  */
 public final class BatchLoader implements AutoCloseable {
-    private static final Batch END = new Batch(new float[0], new int[0], 0, -1);
+    private static final Batch END = new Batch(new float[0], new int[0], null, 0, -1);
 
     private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(4);
     private final Thread worker;
@@ -25,6 +25,12 @@ public final class BatchLoader implements AutoCloseable {
      */
     public BatchLoader(Dataset data, int batchSize, boolean shuffle, boolean dropLast, long seed, int epoch,
                        float mean, float std, List<Augment> augments) {
+        this(data, batchSize, shuffle, dropLast, seed, epoch, mean, std, augments, Mixing.NONE);
+    }
+
+    /** As above, with Mixup/CutMix applied to training batches (shuffle = true) when {@code mixing} is enabled. */
+    public BatchLoader(Dataset data, int batchSize, boolean shuffle, boolean dropLast, long seed, int epoch,
+                       float mean, float std, List<Augment> augments, Mixing mixing) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         int n = data.count();
         this.batches = dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
@@ -58,7 +64,8 @@ public final class BatchLoader implements AutoCloseable {
                         if (shuffle) for (Augment a : augments) a.apply(img, c, h, w, scratch, rng);
                         System.arraycopy(img, 0, images, i * px, px);
                     }
-                    put(new Batch(images, labels, size, b));
+                    float[] soft = shuffle && mixing.enabled() ? mixing.apply(images, labels, size, c, h, w, data.classes(), rng) : null;
+                    put(new Batch(images, labels, soft, size, b));
                 }
                 put(END);
             } catch (InterruptedException e) {

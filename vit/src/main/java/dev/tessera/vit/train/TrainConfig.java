@@ -6,7 +6,7 @@ package dev.tessera.vit.train;
  */
 public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay, float warmupEpochs, float minLrRatio,
                           float labelSmoothing, float clipNorm, float emaDecay, int cropPad, boolean flip,
-                          long seed, int threads, int evalBatch) {
+                          long seed, int threads, int evalBatch, dev.tessera.vit.data.Mixing mixing) {
 
     public TrainConfig {
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
@@ -20,17 +20,19 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
 
     /** The default Fashion-MNIST recipe: AdamW, warmup then cosine, smoothing 0.1, crop and flip augmentation. */
     public static TrainConfig fashionMnist() {
-        return new TrainConfig(30, 128, 1e-3f, 0.05f, 2f, 0.01f, 0.1f, 1f, 0f, 2, true, 0, Runtime.getRuntime().availableProcessors(), 500);
+        return new TrainConfig(30, 128, 1e-3f, 0.05f, 2f, 0.01f, 0.1f, 1f, 0f, 2, true, 0, Runtime.getRuntime().availableProcessors(), 500,
+                dev.tessera.vit.data.Mixing.NONE);
     }
 
-    public TrainConfig withEpochs(int e) { return new TrainConfig(e, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withBatchSize(int b) { return new TrainConfig(epochs, b, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withLr(float l) { return new TrainConfig(epochs, batchSize, l, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withWeightDecay(float w) { return new TrainConfig(epochs, batchSize, lr, w, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withSeed(long s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, s, threads, evalBatch); }
-    public TrainConfig withThreads(int t) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, t, evalBatch); }
-    public TrainConfig withWarmup(float w) { return new TrainConfig(epochs, batchSize, lr, weightDecay, w, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withSmoothing(float s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, s, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch); }
-    public TrainConfig withAugment(int pad, boolean fl) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, pad, fl, seed, threads, evalBatch); }
-    public TrainConfig withEma(float d) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, d, cropPad, flip, seed, threads, evalBatch); }
+    public TrainConfig withEpochs(int e) { return new TrainConfig(e, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withBatchSize(int b) { return new TrainConfig(epochs, b, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withLr(float l) { return new TrainConfig(epochs, batchSize, l, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withWeightDecay(float w) { return new TrainConfig(epochs, batchSize, lr, w, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withSeed(long s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, s, threads, evalBatch, mixing); }
+    public TrainConfig withThreads(int t) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, t, evalBatch, mixing); }
+    public TrainConfig withWarmup(float w) { return new TrainConfig(epochs, batchSize, lr, weightDecay, w, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withSmoothing(float s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, s, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing); }
+    public TrainConfig withAugment(int pad, boolean fl) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, pad, fl, seed, threads, evalBatch, mixing); }
+    public TrainConfig withMixing(dev.tessera.vit.data.Mixing m) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, m); }
+    public TrainConfig withEma(float d) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, d, cropPad, flip, seed, threads, evalBatch, mixing); }
 }

@@ -104,7 +104,7 @@ public final class Trainer {
                 double lossSum = 0;
                 long correct = 0, seen = 0;
                 Progress bar = new Progress(log, "epoch " + epoch + "/" + recipe.epochs(), stepsPerEpoch);
-                try (BatchLoader loader = new BatchLoader(train, recipe.batchSize(), true, true, recipe.seed(), epoch, mean, std, augments)) {
+                try (BatchLoader loader = new BatchLoader(train, recipe.batchSize(), true, true, recipe.seed(), epoch, mean, std, augments, recipe.mixing())) {
                     for (Batch b; (b = loader.next()) != null; ) {
                         long step = (long) (epoch - 1) * stepsPerEpoch + b.index();
                         long offHeapBefore = OffHeap.allocatedBytes();
@@ -112,7 +112,8 @@ public final class Trainer {
                         vit.parameters().zeroGrad();
                         Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
                         Tensor logits = vit.forward(tape, x, recipe.seed() * 0x100000001B3L + step);
-                        Tensor loss = Ops.crossEntropy(tape, logits, b.labels(), null, recipe.labelSmoothing());
+                        Tensor soft = b.soft() == null ? null : ws.allocate(b.size(), model.numClasses()).copyFrom(b.soft());
+                        Tensor loss = Ops.crossEntropy(tape, logits, b.labels(), soft, recipe.labelSmoothing());
                         float l = loss.getFlat(0);
                         if (!Float.isFinite(l)) {
                             throw new TrainingDiverged("loss is " + l + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
