@@ -1,5 +1,6 @@
 package dev.tessera.vit.cli;
 
+import dev.tessera.vit.data.DataSources;
 import dev.tessera.vit.data.Dataset;
 import dev.tessera.vit.data.FashionMnist;
 import dev.tessera.vit.io.Checkpoint;
@@ -28,7 +29,7 @@ final class TrainCommand {
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
-                "ema", "drop-path", "train-limit", "mixup", "cutmix"));
+                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
@@ -55,16 +56,26 @@ final class TrainCommand {
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
         String data = a.str("data", null);
-        FashionMnist.Splits splits = FashionMnist.load(data == null ? null : Path.of(data));
+        String dataset = a.str("dataset", "fashion-mnist");
+        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", 3), a.integer("image-size", 32));
         Dataset train = splits.train();
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (limit > 0) train = train.head(limit);
+        if (!resume && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
+                || train.classes() != mc.numClasses())) {
+            // The model takes the data's geometry; the patch size must divide it.
+            mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
+                    train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
+                    mc.projDropout(), mc.mlpDropout(), mc.dropPath());
+        }
+        boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
+        float[] stats = fmnist ? new float[] {MEAN, STD} : DataSources.pixelStats(train);
         out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
         out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d, %s pool, %s posemb%n", mc.patch(), mc.dim(), mc.depth(),
                 mc.heads(), mc.mlpDim(), mc.pool().name().toLowerCase(Locale.ROOT), mc.posEmb().name().toLowerCase(Locale.ROOT));
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
-        Trainer.Result r = new Trainer(mc, tc, train, splits.test(), outDir, out, MEAN, STD).run(resume);
+        Trainer.Result r = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]).run(resume);
         EpochMetrics last = r.last();
         out.printf("done: test accuracy %.4f after %d epochs; metrics %s, checkpoint %s, chart %s%n", last.testAcc(), last.epoch(),
                 outDir.resolve("metrics.jsonl"), outDir.resolve("checkpoint"), outDir.resolve("curves.png"));
