@@ -152,4 +152,21 @@ class DataTest {
             }
         }
     }
+
+    @Test
+    void inceptionCropKeepsSizeAndStaysInsideTheImageRange() {
+        float[] img = new float[16 * 16], scratch = new float[256];
+        for (int i = 0; i < img.length; i++) img[i] = i;
+        Augment crop = Augment.inceptionCrop(0.3f);
+        boolean changed = false;
+        for (long seed = 0; seed < 20; seed++) {
+            float[] x = img.clone();
+            crop.apply(x, 1, 16, 16, scratch, new SplittableRandom(seed));
+            for (float v : x) assertTrue(v >= 0 && v <= 255, "value " + v);
+            changed |= !java.util.Arrays.equals(x, img);
+            // rows stay increasing left to right (a crop + resize of an increasing ramp)
+            for (int y = 0; y < 16; y++) for (int xx = 1; xx < 16; xx++) assertTrue(x[y * 16 + xx] >= x[y * 16 + xx - 1] - 1e-3f);
+        }
+        assertTrue(changed);
+    }
 }

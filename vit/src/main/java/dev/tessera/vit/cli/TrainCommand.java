@@ -29,7 +29,7 @@ final class TrainCommand {
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
-                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels"));
+                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
@@ -53,6 +53,7 @@ final class TrainCommand {
                 .withSmoothing(a.flt("smoothing", tc.labelSmoothing()))
                 .withAugment(a.integer("crop-pad", tc.cropPad()), Boolean.parseBoolean(a.str("flip", Boolean.toString(tc.flip()))))
                 .withEma(a.flt("ema", tc.emaDecay()));
+        tc = tc.withInceptionCrop(a.flt("inception-crop", 0f));
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
         String data = a.str("data", null);

@@ -78,6 +78,7 @@ public final class Trainer {
         LrSchedule schedule = new LrSchedule(recipe.lr(), Math.round(recipe.warmupEpochs() * stepsPerEpoch), totalSteps, LrSchedule.Decay.COSINE, recipe.minLrRatio());
         List<Augment> augments = new ArrayList<>();
         float background = -mean / std;
+        if (recipe.inceptionScale() > 0) augments.add(Augment.inceptionCrop(recipe.inceptionScale()));
         if (recipe.cropPad() > 0) augments.add(Augment.randomCrop(recipe.cropPad(), background));
         if (recipe.flip()) augments.add(Augment.horizontalFlip());
 
