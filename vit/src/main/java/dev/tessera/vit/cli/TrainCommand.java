@@ -22,8 +22,9 @@ final class TrainCommand {
     private TrainCommand() {}
 
     static ViTConfig defaultModel() {
-        // ViT with 7x7 = 49 patches of 4x4 pixels, width 192, depth 6: the small-data regime's usual size.
-        return ViTConfig.of(28, 28, 1, 4, 192, 6, 3, 384, 10);
+        // 7x7 = 49 patches of 4x4 pixels, width 128, depth 6, 4 heads, MLP 256: the largest of the two
+        // benchmark shapes that trains ten epochs within an hour on two cores here (~240 img/s).
+        return ViTConfig.of(28, 28, 1, 4, 128, 6, 4, 256, 10);
     }
 
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
