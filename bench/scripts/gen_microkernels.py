@@ -9,22 +9,11 @@ import pathlib
 OUT = pathlib.Path("engine/src/main/java/dev/tessera/engine/kernels/simd")
 
 def emit_store(w, mr, acc):
+    # Overwrite only: an accumulating (beta != 0) variant here made the method so large that C2 stopped
+    # intrinsifying near its end and boxed every vector of that branch. The driver merges beta itself.
     w("        long cb = cOff * 4, ld = ldc * 4;")
-    w("        if (beta == 0f) {")
     for i in range(mr):
-        w(f"            c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
-    w("        } else if (beta == 1f) {")
-    for i in range(mr):
-        for j in range(2):
-            off = f"cb + {i} * ld" + (" + VB" if j else "")
-            w(f"            c{i}_{j}.add(FloatVector.fromMemorySegment(S, c, {off}, NO)).intoMemorySegment(c, {off}, NO);")
-    w("        } else {")
-    w("            FloatVector vb = FloatVector.broadcast(S, beta);")
-    for i in range(mr):
-        for j in range(2):
-            off = f"cb + {i} * ld" + (" + VB" if j else "")
-            w(f"            FloatVector.fromMemorySegment(S, c, {off}, NO).fma(vb, c{i}_{j}).intoMemorySegment(c, {off}, NO);")
-    w("        }")
+        w(f"        c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
 
 def kernel(mr):
     cls = f"MicroKernel{mr}x2v"
@@ -94,6 +83,11 @@ def kernel(mr):
     w("            pb += 2 * VB;")
     w("        }")
     emit_store(w, mr, acc)
+    w("    }")
+    w("")
+    w("    @Override")
+    w("    public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {")
+    w("        SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);")
     w("    }")
     w("")
     w("    @Override")

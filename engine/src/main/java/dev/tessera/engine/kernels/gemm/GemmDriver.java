@@ -161,15 +161,14 @@ public final class GemmDriver {
                         long ct = cOff + (long) i * ldc + j;
                         // One kernel for every tile, edges included: a second, rarely called kernel would run
                         // un-intrinsified (boxing every vector) until C2 got round to it, which took seconds.
-                        if (cols == nr && inPlace) {
-                            uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, c, ct, ldc, betaEff);
-                        } else if (cols == nr && rows == mr) {
-                            uk.compute(kc, ap, apOff, bp, bpOff, c, ct, ldc, betaEff);
-                        } else {
-                            if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, tile, 0, nr, 0f);
-                            else uk.compute(kc, ap, apOff, bp, bpOff, tile, 0, nr, 0f);
-                            merge(tile, rows, cols, betaEff, c, ct, ldc);
-                        }
+                        // The kernel only overwrites: full tiles with beta == 0 go straight to C, everything else
+                        // (edges, accumulation) through the L1-resident tile buffer and a merge.
+                        boolean toC = betaEff == 0f && cols == nr && rows == mr;
+                        MemorySegment dst = toC ? c : tile;
+                        long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
+                        if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, dst, dOff, dLd, 0f);
+                        else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd, 0f);
+                        if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                         if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
                     }
                 }
@@ -191,17 +190,6 @@ public final class GemmDriver {
             }
         }
         return true;
-    }
-
-    private void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long ct, long ldc) {
-        for (int r = 0; r < rows; r++) {
-            for (int q = 0; q < cols; q++) {
-                float v = tile.getAtIndex(F, (long) r * nr + q);
-                long ci = ct + r * ldc + q;
-                if (beta != 0f) v += beta * c.getAtIndex(F, ci);
-                c.setAtIndex(F, ci, v);
-            }
-        }
     }
 
     /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels: ap[panel][p][i], zero padded, scaled by alpha. */

@@ -12,7 +12,7 @@ public interface MicroKernel {
 
     int nr();
 
-    /** C[mr x nr] = Ap * Bp + beta * C; with beta == 0 C is not read. */
+    /** C[mr x nr] = Ap * Bp (C is overwritten, never read; the driver merges any beta). */
     void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
                  MemorySegment c, long cOff, long ldc, float beta);
 
@@ -22,6 +22,9 @@ public interface MicroKernel {
      */
     void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
                          MemorySegment c, long cOff, long ldc, float beta);
+
+    /** C[rows x cols] = tile (rows nr apart) + beta * C; beta == 0 does not read C. */
+    void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc);
 
     /** Applies the epilogue to rows [i0, i0+rows) and columns [j0, j0+cols) of C (absolute indices into the epilogue's vectors). */
     void epilogue(Epilogue ep, MemorySegment c, long cOff, long ldc, int i0, int rows, int j0, int cols);

@@ -72,71 +72,18 @@ final class MicroKernel12x2v implements MicroKernel {
             pb += 2 * VB;
         }
         long cb = cOff * 4, ld = ldc * 4;
-        if (beta == 0f) {
-            c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            c6_0.intoMemorySegment(c, cb + 6 * ld, NO); c6_1.intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            c7_0.intoMemorySegment(c, cb + 7 * ld, NO); c7_1.intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            c8_0.intoMemorySegment(c, cb + 8 * ld, NO); c8_1.intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            c9_0.intoMemorySegment(c, cb + 9 * ld, NO); c9_1.intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            c10_0.intoMemorySegment(c, cb + 10 * ld, NO); c10_1.intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            c11_0.intoMemorySegment(c, cb + 11 * ld, NO); c11_1.intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        } else if (beta == 1f) {
-            c0_0.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
-            c0_1.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
-            c1_1.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
-            c2_1.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
-            c3_1.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
-            c4_1.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
-            c5_1.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            c6_0.add(FloatVector.fromMemorySegment(S, c, cb + 6 * ld, NO)).intoMemorySegment(c, cb + 6 * ld, NO);
-            c6_1.add(FloatVector.fromMemorySegment(S, c, cb + 6 * ld + VB, NO)).intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            c7_0.add(FloatVector.fromMemorySegment(S, c, cb + 7 * ld, NO)).intoMemorySegment(c, cb + 7 * ld, NO);
-            c7_1.add(FloatVector.fromMemorySegment(S, c, cb + 7 * ld + VB, NO)).intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            c8_0.add(FloatVector.fromMemorySegment(S, c, cb + 8 * ld, NO)).intoMemorySegment(c, cb + 8 * ld, NO);
-            c8_1.add(FloatVector.fromMemorySegment(S, c, cb + 8 * ld + VB, NO)).intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            c9_0.add(FloatVector.fromMemorySegment(S, c, cb + 9 * ld, NO)).intoMemorySegment(c, cb + 9 * ld, NO);
-            c9_1.add(FloatVector.fromMemorySegment(S, c, cb + 9 * ld + VB, NO)).intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            c10_0.add(FloatVector.fromMemorySegment(S, c, cb + 10 * ld, NO)).intoMemorySegment(c, cb + 10 * ld, NO);
-            c10_1.add(FloatVector.fromMemorySegment(S, c, cb + 10 * ld + VB, NO)).intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            c11_0.add(FloatVector.fromMemorySegment(S, c, cb + 11 * ld, NO)).intoMemorySegment(c, cb + 11 * ld, NO);
-            c11_1.add(FloatVector.fromMemorySegment(S, c, cb + 11 * ld + VB, NO)).intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        } else {
-            FloatVector vb = FloatVector.broadcast(S, beta);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO).fma(vb, c0_0).intoMemorySegment(c, cb + 0 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO).fma(vb, c0_1).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO).fma(vb, c1_0).intoMemorySegment(c, cb + 1 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO).fma(vb, c1_1).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO).fma(vb, c2_0).intoMemorySegment(c, cb + 2 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO).fma(vb, c2_1).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO).fma(vb, c3_0).intoMemorySegment(c, cb + 3 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO).fma(vb, c3_1).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO).fma(vb, c4_0).intoMemorySegment(c, cb + 4 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO).fma(vb, c4_1).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO).fma(vb, c5_0).intoMemorySegment(c, cb + 5 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO).fma(vb, c5_1).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 6 * ld, NO).fma(vb, c6_0).intoMemorySegment(c, cb + 6 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 6 * ld + VB, NO).fma(vb, c6_1).intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 7 * ld, NO).fma(vb, c7_0).intoMemorySegment(c, cb + 7 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 7 * ld + VB, NO).fma(vb, c7_1).intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 8 * ld, NO).fma(vb, c8_0).intoMemorySegment(c, cb + 8 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 8 * ld + VB, NO).fma(vb, c8_1).intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 9 * ld, NO).fma(vb, c9_0).intoMemorySegment(c, cb + 9 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 9 * ld + VB, NO).fma(vb, c9_1).intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 10 * ld, NO).fma(vb, c10_0).intoMemorySegment(c, cb + 10 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 10 * ld + VB, NO).fma(vb, c10_1).intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 11 * ld, NO).fma(vb, c11_0).intoMemorySegment(c, cb + 11 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 11 * ld + VB, NO).fma(vb, c11_1).intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        }
+        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        c6_0.intoMemorySegment(c, cb + 6 * ld, NO); c6_1.intoMemorySegment(c, cb + 6 * ld + VB, NO);
+        c7_0.intoMemorySegment(c, cb + 7 * ld, NO); c7_1.intoMemorySegment(c, cb + 7 * ld + VB, NO);
+        c8_0.intoMemorySegment(c, cb + 8 * ld, NO); c8_1.intoMemorySegment(c, cb + 8 * ld + VB, NO);
+        c9_0.intoMemorySegment(c, cb + 9 * ld, NO); c9_1.intoMemorySegment(c, cb + 9 * ld + VB, NO);
+        c10_0.intoMemorySegment(c, cb + 10 * ld, NO); c10_1.intoMemorySegment(c, cb + 10 * ld + VB, NO);
+        c11_0.intoMemorySegment(c, cb + 11 * ld, NO); c11_1.intoMemorySegment(c, cb + 11 * ld + VB, NO);
     }
 
     @Override
@@ -200,71 +147,23 @@ final class MicroKernel12x2v implements MicroKernel {
             pb += 2 * VB;
         }
         long cb = cOff * 4, ld = ldc * 4;
-        if (beta == 0f) {
-            c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            c6_0.intoMemorySegment(c, cb + 6 * ld, NO); c6_1.intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            c7_0.intoMemorySegment(c, cb + 7 * ld, NO); c7_1.intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            c8_0.intoMemorySegment(c, cb + 8 * ld, NO); c8_1.intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            c9_0.intoMemorySegment(c, cb + 9 * ld, NO); c9_1.intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            c10_0.intoMemorySegment(c, cb + 10 * ld, NO); c10_1.intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            c11_0.intoMemorySegment(c, cb + 11 * ld, NO); c11_1.intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        } else if (beta == 1f) {
-            c0_0.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
-            c0_1.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
-            c1_1.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
-            c2_1.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
-            c3_1.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
-            c4_1.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
-            c5_1.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            c6_0.add(FloatVector.fromMemorySegment(S, c, cb + 6 * ld, NO)).intoMemorySegment(c, cb + 6 * ld, NO);
-            c6_1.add(FloatVector.fromMemorySegment(S, c, cb + 6 * ld + VB, NO)).intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            c7_0.add(FloatVector.fromMemorySegment(S, c, cb + 7 * ld, NO)).intoMemorySegment(c, cb + 7 * ld, NO);
-            c7_1.add(FloatVector.fromMemorySegment(S, c, cb + 7 * ld + VB, NO)).intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            c8_0.add(FloatVector.fromMemorySegment(S, c, cb + 8 * ld, NO)).intoMemorySegment(c, cb + 8 * ld, NO);
-            c8_1.add(FloatVector.fromMemorySegment(S, c, cb + 8 * ld + VB, NO)).intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            c9_0.add(FloatVector.fromMemorySegment(S, c, cb + 9 * ld, NO)).intoMemorySegment(c, cb + 9 * ld, NO);
-            c9_1.add(FloatVector.fromMemorySegment(S, c, cb + 9 * ld + VB, NO)).intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            c10_0.add(FloatVector.fromMemorySegment(S, c, cb + 10 * ld, NO)).intoMemorySegment(c, cb + 10 * ld, NO);
-            c10_1.add(FloatVector.fromMemorySegment(S, c, cb + 10 * ld + VB, NO)).intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            c11_0.add(FloatVector.fromMemorySegment(S, c, cb + 11 * ld, NO)).intoMemorySegment(c, cb + 11 * ld, NO);
-            c11_1.add(FloatVector.fromMemorySegment(S, c, cb + 11 * ld + VB, NO)).intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        } else {
-            FloatVector vb = FloatVector.broadcast(S, beta);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO).fma(vb, c0_0).intoMemorySegment(c, cb + 0 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO).fma(vb, c0_1).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO).fma(vb, c1_0).intoMemorySegment(c, cb + 1 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO).fma(vb, c1_1).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO).fma(vb, c2_0).intoMemorySegment(c, cb + 2 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO).fma(vb, c2_1).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO).fma(vb, c3_0).intoMemorySegment(c, cb + 3 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO).fma(vb, c3_1).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO).fma(vb, c4_0).intoMemorySegment(c, cb + 4 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO).fma(vb, c4_1).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO).fma(vb, c5_0).intoMemorySegment(c, cb + 5 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO).fma(vb, c5_1).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 6 * ld, NO).fma(vb, c6_0).intoMemorySegment(c, cb + 6 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 6 * ld + VB, NO).fma(vb, c6_1).intoMemorySegment(c, cb + 6 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 7 * ld, NO).fma(vb, c7_0).intoMemorySegment(c, cb + 7 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 7 * ld + VB, NO).fma(vb, c7_1).intoMemorySegment(c, cb + 7 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 8 * ld, NO).fma(vb, c8_0).intoMemorySegment(c, cb + 8 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 8 * ld + VB, NO).fma(vb, c8_1).intoMemorySegment(c, cb + 8 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 9 * ld, NO).fma(vb, c9_0).intoMemorySegment(c, cb + 9 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 9 * ld + VB, NO).fma(vb, c9_1).intoMemorySegment(c, cb + 9 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 10 * ld, NO).fma(vb, c10_0).intoMemorySegment(c, cb + 10 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 10 * ld + VB, NO).fma(vb, c10_1).intoMemorySegment(c, cb + 10 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 11 * ld, NO).fma(vb, c11_0).intoMemorySegment(c, cb + 11 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 11 * ld + VB, NO).fma(vb, c11_1).intoMemorySegment(c, cb + 11 * ld + VB, NO);
-        }
+        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        c6_0.intoMemorySegment(c, cb + 6 * ld, NO); c6_1.intoMemorySegment(c, cb + 6 * ld + VB, NO);
+        c7_0.intoMemorySegment(c, cb + 7 * ld, NO); c7_1.intoMemorySegment(c, cb + 7 * ld + VB, NO);
+        c8_0.intoMemorySegment(c, cb + 8 * ld, NO); c8_1.intoMemorySegment(c, cb + 8 * ld + VB, NO);
+        c9_0.intoMemorySegment(c, cb + 9 * ld, NO); c9_1.intoMemorySegment(c, cb + 9 * ld + VB, NO);
+        c10_0.intoMemorySegment(c, cb + 10 * ld, NO); c10_1.intoMemorySegment(c, cb + 10 * ld + VB, NO);
+        c11_0.intoMemorySegment(c, cb + 11 * ld, NO); c11_1.intoMemorySegment(c, cb + 11 * ld + VB, NO);
+    }
+
+    @Override
+    public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
+        SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);
     }
 
     @Override

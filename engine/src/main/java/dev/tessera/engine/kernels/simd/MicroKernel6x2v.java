@@ -54,41 +54,12 @@ final class MicroKernel6x2v implements MicroKernel {
             pb += 2 * VB;
         }
         long cb = cOff * 4, ld = ldc * 4;
-        if (beta == 0f) {
-            c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        } else if (beta == 1f) {
-            c0_0.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
-            c0_1.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
-            c1_1.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
-            c2_1.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
-            c3_1.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
-            c4_1.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
-            c5_1.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        } else {
-            FloatVector vb = FloatVector.broadcast(S, beta);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO).fma(vb, c0_0).intoMemorySegment(c, cb + 0 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO).fma(vb, c0_1).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO).fma(vb, c1_0).intoMemorySegment(c, cb + 1 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO).fma(vb, c1_1).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO).fma(vb, c2_0).intoMemorySegment(c, cb + 2 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO).fma(vb, c2_1).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO).fma(vb, c3_0).intoMemorySegment(c, cb + 3 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO).fma(vb, c3_1).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO).fma(vb, c4_0).intoMemorySegment(c, cb + 4 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO).fma(vb, c4_1).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO).fma(vb, c5_0).intoMemorySegment(c, cb + 5 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO).fma(vb, c5_1).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        }
+        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
     }
 
     @Override
@@ -128,41 +99,17 @@ final class MicroKernel6x2v implements MicroKernel {
             pb += 2 * VB;
         }
         long cb = cOff * 4, ld = ldc * 4;
-        if (beta == 0f) {
-            c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        } else if (beta == 1f) {
-            c0_0.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
-            c0_1.add(FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            c1_0.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
-            c1_1.add(FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            c2_0.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
-            c2_1.add(FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            c3_0.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
-            c3_1.add(FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            c4_0.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
-            c4_1.add(FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            c5_0.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
-            c5_1.add(FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        } else {
-            FloatVector vb = FloatVector.broadcast(S, beta);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO).fma(vb, c0_0).intoMemorySegment(c, cb + 0 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO).fma(vb, c0_1).intoMemorySegment(c, cb + 0 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO).fma(vb, c1_0).intoMemorySegment(c, cb + 1 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO).fma(vb, c1_1).intoMemorySegment(c, cb + 1 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO).fma(vb, c2_0).intoMemorySegment(c, cb + 2 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO).fma(vb, c2_1).intoMemorySegment(c, cb + 2 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO).fma(vb, c3_0).intoMemorySegment(c, cb + 3 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO).fma(vb, c3_1).intoMemorySegment(c, cb + 3 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO).fma(vb, c4_0).intoMemorySegment(c, cb + 4 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO).fma(vb, c4_1).intoMemorySegment(c, cb + 4 * ld + VB, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO).fma(vb, c5_0).intoMemorySegment(c, cb + 5 * ld, NO);
-            FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO).fma(vb, c5_1).intoMemorySegment(c, cb + 5 * ld + VB, NO);
-        }
+        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+    }
+
+    @Override
+    public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
+        SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);
     }
 
     @Override

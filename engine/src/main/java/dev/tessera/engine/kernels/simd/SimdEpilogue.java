@@ -51,4 +51,26 @@ final class SimdEpilogue {
             }
         }
     }
+
+    /** C[rows x cols] = tile (rows ldt apart) + beta * C, vectorised; beta == 0 never reads C. */
+    static void merge(MemorySegment tile, int ldt, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
+        for (int r = 0; r < rows; r++) {
+            long cr = cOff + r * ldc, tr = (long) r * ldt;
+            int j = 0;
+            if (beta == 0f) {
+                for (; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, tile, (tr + j) * 4, NO).intoMemorySegment(c, (cr + j) * 4, NO);
+            } else {
+                FloatVector vb = FloatVector.broadcast(S, beta);
+                for (; j <= cols - L; j += L) {
+                    FloatVector.fromMemorySegment(S, c, (cr + j) * 4, NO).fma(vb, FloatVector.fromMemorySegment(S, tile, (tr + j) * 4, NO))
+                            .intoMemorySegment(c, (cr + j) * 4, NO);
+                }
+            }
+            for (; j < cols; j++) {
+                float v = tile.getAtIndex(F, tr + j);
+                if (beta != 0f) v += beta * c.getAtIndex(F, cr + j);
+                c.setAtIndex(F, cr + j, v);
+            }
+        }
+    }
 }
