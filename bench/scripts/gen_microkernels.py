@@ -47,7 +47,7 @@ def kernel(mr):
     w("")
     w("    @Override")
     w("    public void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,")
-    w("                        MemorySegment c, long cOff, long ldc, float beta) {")
+    w("                        MemorySegment c, long cOff, long ldc) {")
     w("        long pa = apOff * 4, pb = bpOff * 4;")
     w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
     w("        for (int p = 0; p < kc; p++) {")
@@ -66,7 +66,7 @@ def kernel(mr):
     w("")
     w("    @Override")
     w("    public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,")
-    w("                                MemorySegment c, long cOff, long ldc, float beta) {")
+    w("                                MemorySegment c, long cOff, long ldc) {")
     w("        long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;")
     for i in range(mr):
         w(f"        long a{i} = aOff * 4 + {i} * rs;")

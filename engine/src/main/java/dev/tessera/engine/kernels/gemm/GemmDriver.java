@@ -166,8 +166,8 @@ public final class GemmDriver {
                         boolean toC = betaEff == 0f && cols == nr && rows == mr;
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
-                        if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, dst, dOff, dLd, 0f);
-                        else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd, 0f);
+                        if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, dst, dOff, dLd);
+                        else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                         if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
                     }

@@ -14,14 +14,14 @@ public interface MicroKernel {
 
     /** C[mr x nr] = Ap * Bp (C is overwritten, never read; the driver merges any beta). */
     void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
-                 MemorySegment c, long cOff, long ldc, float beta);
+                 MemorySegment c, long cOff, long ldc);
 
     /**
      * As {@link #compute} but reading A unpacked: element (i, p) of the mr x kc block at aOff + i*rsA + p*csA. Saves
      * packing A when its rows (or, transposed, its columns) are already contiguous enough to stream from cache.
      */
     void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
-                         MemorySegment c, long cOff, long ldc, float beta);
+                         MemorySegment c, long cOff, long ldc);
 
     /** C[rows x cols] = tile (rows nr apart) + beta * C; beta == 0 does not read C. */
     void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc);

@@ -25,7 +25,7 @@ final class MicroKernel12x2v implements MicroKernel {
 
     @Override
     public void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
-                        MemorySegment c, long cOff, long ldc, float beta) {
+                        MemorySegment c, long cOff, long ldc) {
         long pa = apOff * 4, pb = bpOff * 4;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S), c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S), c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S), c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
@@ -88,7 +88,7 @@ final class MicroKernel12x2v implements MicroKernel {
 
     @Override
     public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
-                                MemorySegment c, long cOff, long ldc, float beta) {
+                                MemorySegment c, long cOff, long ldc) {
         long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;
         long a0 = aOff * 4 + 0 * rs;
         long a1 = aOff * 4 + 1 * rs;
