@@ -8,7 +8,6 @@ import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
@@ -49,7 +48,7 @@ public class AttentionBenchmark {
     public void setup() {
         arena = Arena.ofShared();
         long n = (long) HEADS * seq * D;
-        q = rand(n, 1); k = rand(n, 2); v = rand(n, 3); dO = rand(n, 4);
+        q = BenchData.gaussian(arena, n, 1); k = BenchData.gaussian(arena, n, 2); v = BenchData.gaussian(arena, n, 3); dO = BenchData.gaussian(arena, n, 4);
         o = OffHeap.allocateFloats(arena, n); dq = OffHeap.allocateFloats(arena, n); dk = OffHeap.allocateFloats(arena, n); dv = OffHeap.allocateFloats(arena, n);
         lse = OffHeap.allocateFloats(arena, (long) HEADS * seq);
         if (impl.equals("naive")) {
@@ -63,13 +62,6 @@ public class AttentionBenchmark {
         java.util.Arrays.fill(scale, (float) (1 / Math.sqrt(D)));
         kernels = impl.equals("scalar") ? new ScalarKernels() : KernelProvider.get();
         dev.tessera.engine.kernels.Parallel.setThreads(threads);
-    }
-
-    private MemorySegment rand(long n, long seed) {
-        MemorySegment m = OffHeap.allocateFloats(arena, n);
-        Random r = new Random(seed);
-        for (long i = 0; i < n; i++) m.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-        return m;
     }
 
     @TearDown

@@ -8,8 +8,6 @@ import dev.tessera.engine.kernels.ScalarKernels;
 import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 import org.openjdk.jmh.infra.Blackhole;
@@ -48,12 +46,9 @@ public class GemmBenchmark {
         n = Integer.parseInt(p[1]);
         k = Integer.parseInt(p[2]);
         arena = Arena.ofShared();
-        a = OffHeap.allocateFloats(arena, (long) m * k);
-        b = OffHeap.allocateFloats(arena, (long) k * n);
+        a = BenchData.gaussian(arena, (long) m * k, 1);
+        b = BenchData.gaussian(arena, (long) k * n, 2);
         c = OffHeap.allocateFloats(arena, (long) m * n);
-        Random r = new Random(1);
-        for (long i = 0; i < (long) m * k; i++) a.setAtIndex(ValueLayout.JAVA_FLOAT, i, r.nextFloat() - 0.5f);
-        for (long i = 0; i < (long) k * n; i++) b.setAtIndex(ValueLayout.JAVA_FLOAT, i, r.nextFloat() - 0.5f);
         kernels = impl.equals("scalar") ? new ScalarKernels() : KernelProvider.get();
         Parallel.setThreads(threads);
     }

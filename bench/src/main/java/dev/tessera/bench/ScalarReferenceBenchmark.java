@@ -7,7 +7,6 @@ import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
@@ -33,25 +32,18 @@ public class ScalarReferenceBenchmark {
     @Setup
     public void setup() {
         arena = Arena.ofShared();
-        a = rand((long) M * K, 1);
-        b = rand((long) K * N, 2);
+        a = BenchData.gaussian(arena, (long) M * K, 1);
+        b = BenchData.gaussian(arena, (long) K * N, 2);
         c = OffHeap.allocateFloats(arena, (long) M * N);
         long n = (long) HEADS * M * D;
-        q = rand(n, 3);
-        k = rand(n, 4);
-        v = rand(n, 5);
+        q = BenchData.gaussian(arena, n, 3);
+        k = BenchData.gaussian(arena, n, 4);
+        v = BenchData.gaussian(arena, n, 5);
         o = OffHeap.allocateFloats(arena, n);
         lse = OffHeap.allocateFloats(arena, (long) HEADS * M);
         shape = new AttentionShape(1, HEADS, M, D, n, D, (long) M * D, n, D, (long) M * D);
         scale = new float[HEADS];
         java.util.Arrays.fill(scale, 0.125f);
-    }
-
-    private MemorySegment rand(long n, long seed) {
-        MemorySegment m = OffHeap.allocateFloats(arena, n);
-        Random r = new Random(seed);
-        for (long i = 0; i < n; i++) m.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-        return m;
     }
 
     @TearDown

@@ -1,7 +1,6 @@
 package dev.tessera.engine.nn;
 
 import dev.tessera.engine.tensor.OffHeap;
-import dev.tessera.engine.tensor.Shapes;
 import dev.tessera.engine.tensor.Tensor;
 import dev.tessera.engine.tensor.TensorException;
 import java.lang.foreign.Arena;
@@ -93,10 +92,6 @@ public final class ParameterSet implements AutoCloseable {
     /** Memory for optimizer state shaped like each parameter, zeroed, from this set's arena. */
     public MemorySegment stateFor(Parameter p) {
         return OffHeap.allocateFloats(arena, p.numel());
-    }
-
-    public void requireShape(String name, int... shape) {
-        Shapes.requireSame("parameter " + name, get(name).value().shape(), shape);
     }
 
     @Override

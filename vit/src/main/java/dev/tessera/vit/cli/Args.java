@@ -2,7 +2,6 @@ package dev.tessera.vit.cli;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -10,7 +9,6 @@ import java.util.Set;
 /** "--name value" and "--flag" options plus positional arguments; unknown options are a usage error. */
 final class Args {
     private final Map<String, String> values = new HashMap<>();
-    private final Set<String> used = new HashSet<>();
     final List<String> positional = new ArrayList<>();
 
     Args(String[] args, Set<String> flags, Set<String> options) {
@@ -40,10 +38,7 @@ final class Args {
         }
     }
 
-    boolean has(String name) { return values.containsKey(name); }
-
     String str(String name, String def) {
-        used.add(name);
         return values.getOrDefault(name, def);
     }
 

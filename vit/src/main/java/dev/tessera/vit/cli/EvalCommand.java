@@ -18,21 +18,16 @@ final class EvalCommand {
         Args a = new Args(argv, Set.of(), Set.of("checkpoint", "data", "batch-size", "threads", "dataset"));
         String ck = a.str("checkpoint", null);
         if (ck == null) throw new UsageException("eval needs --checkpoint DIR (a training run's OUT/checkpoint or OUT)");
-        Path dir = Path.of(ck);
-        if (!java.nio.file.Files.isRegularFile(dir.resolve("config.json")) && java.nio.file.Files.isDirectory(dir.resolve("checkpoint"))) {
-            dir = dir.resolve("checkpoint");
-        }
+        Path dir = CheckpointArgs.directory(ck);
         dev.tessera.engine.kernels.Parallel.setThreads(a.integer("threads", Runtime.getRuntime().availableProcessors()));
         String data = a.str("data", null);
         try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
             FashionMnist.Splits splits = dev.tessera.vit.data.DataSources.load(a.str("dataset", "fashion-mnist"), data == null ? null : Path.of(data),
                     vit.config().channels(), vit.config().imageHeight());
-            java.util.Map<String, Object> state = Checkpoint.readState(dir);
-            float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : TrainCommand.MEAN;
-            float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : TrainCommand.STD;
+            float[] norm = CheckpointArgs.normalisation(dir);
             int classes = vit.config().numClasses();
             long[][] confusion = new long[classes][classes];
-            double[] r = Trainer.evaluate(vit, splits.test(), ws, a.integer("batch-size", 500), mean, std, confusion);
+            double[] r = Trainer.evaluate(vit, splits.test(), ws, a.integer("batch-size", 500), norm[0], norm[1], confusion);
             out.printf("test accuracy %.4f, loss %.4f on %d images%n", r[1], r[0], splits.test().count());
             out.println("confusion matrix (rows: true class, columns: predicted)");
             out.printf("%14s", "");

@@ -11,9 +11,7 @@ import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.model.VisionTransformer;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.Set;
 
 /** {@code tessera predict --checkpoint DIR [--top K] IMAGE...}: the top-k labels of each image. */
@@ -25,11 +23,9 @@ final class PredictCommand {
         String ck = a.str("checkpoint", null);
         if (ck == null) throw new UsageException("predict needs --checkpoint DIR and one or more images");
         if (a.positional.isEmpty()) throw new UsageException("predict needs one or more image files");
-        Path dir = Path.of(ck);
-        if (!Files.isRegularFile(dir.resolve("config.json")) && Files.isDirectory(dir.resolve("checkpoint"))) dir = dir.resolve("checkpoint");
-        Map<String, Object> state = Checkpoint.readState(dir);
-        float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : TrainCommand.MEAN;
-        float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : TrainCommand.STD;
+        Path dir = CheckpointArgs.directory(ck);
+        float[] norm = CheckpointArgs.normalisation(dir);
+        float mean = norm[0], std = norm[1];
         try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
             ViTConfig c = vit.config();
             int top = Math.max(1, Math.min(c.numClasses(), a.integer("top", 3)));

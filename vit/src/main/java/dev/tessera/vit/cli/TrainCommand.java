@@ -42,7 +42,7 @@ final class TrainCommand {
             mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), dim, a.integer("depth", base.depth()), heads,
                     a.integer("mlp-dim", base.mlpDim()), 10);
             mc = mc.withPool(ViTConfig.Pool.valueOf(a.str("pool", "cls").toUpperCase(Locale.ROOT)))
-                    .withPosEmb(ViTConfig.PosEmb.valueOf(a.str("posemb", "learn").toUpperCase(Locale.ROOT).replace("SINCOS2D", "SINCOS2D")))
+                    .withPosEmb(ViTConfig.PosEmb.valueOf(a.str("posemb", "learn").toUpperCase(Locale.ROOT)))
                     .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0.1f));
         }
         TrainConfig tc = TrainConfig.fashionMnist();
