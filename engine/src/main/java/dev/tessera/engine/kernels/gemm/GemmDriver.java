@@ -169,8 +169,10 @@ public final class GemmDriver {
                         if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, dst, dOff, dLd);
                         else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
-                        if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, j, cols);
                     }
+                    // Over the whole mr x nc block, still in L1/L2: per 12x32 tile, the activation's fixed costs
+                    // (a call, a scratch lookup, a block loop) were paid 12 times as often.
+                    if (last && ep != null) uk.epilogue(ep, c, cOff, ldc, i, rows, jc, nc);
                 }
             }
         }

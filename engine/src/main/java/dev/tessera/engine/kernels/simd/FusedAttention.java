@@ -38,22 +38,29 @@ final class FusedAttention {
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
-    private static FloatVector load(MemorySegment s, long i) { return FloatVector.fromMemorySegment(S, s, i * 4, NO); }
-    private static void store(FloatVector v, MemorySegment s, long i) { v.intoMemorySegment(s, i * 4, NO); }
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /** Zeroes n floats of scratch at off. Not asSlice(..).fill(): C2 did not scalar-replace the slice, 27% of a training step's heap garbage. */
+    private static void zero(MemorySegment w, long off, long n) {
+        FloatVector z = FloatVector.zero(S);
+        long i = 0;
+        for (; i <= n - L; i += L) z.intoMemorySegment(w, (off + i) * 4, NO);
+        for (; i < n; i++) w.setAtIndex(F, off + i, 0f);
+    }
 
     // ---------------------------------------------------------------- forward
 
     /** Scratch layout of one head, in floats; every method below takes offsets into one segment. */
     private record Layout(int n, int d, int np, int dp, long kT, long vT, long kP, long vP, long qb, long ob, long st, long st2,
-                          long dK, long dV, long dqb, long total) {
+                          long dK, long dV, long dqb, long pt, long total) {
         static Layout of(int n, int d) {
             int np = roundUp(n, L), dp = roundUp(d, L);
             long kT = 0, vT = kT + (long) d * np, kP = vT + (long) d * np, vP = kP + (long) np * dp;
             long qb = vP + (long) np * dp, ob = qb + (long) R * dp, st = ob + (long) R * dp, st2 = st + (long) R * BC;
             long dK = st2 + (long) R * BC, dV = dK + (long) np * dp;
             long dqb = dV + (long) np * dp;
-            return new Layout(n, d, np, dp, kT, vT, kP, vP, qb, ob, st, st2, dK, dV, dqb, dqb + (long) R * dp);
+            long pt = dqb + (long) R * dp;
+            return new Layout(n, d, np, dp, kT, vT, kP, vP, qb, ob, st, st2, dK, dV, dqb, pt, pt + BC);
         }
     }
 
@@ -66,31 +73,31 @@ final class FusedAttention {
             long base = b * s.sB() + h * s.sH();
             packKT(s, k, kOff + base, w, lay.kT(), lay.np());
             packRows(s, v, vOff + base, w, lay.vP(), lay.np(), lay.dp());
-            float[] m = new float[R], l = new float[R];
+            float[] m = new float[R], l = new float[R], lanes = new float[L];
             for (int i0 = 0; i0 < lay.n(); i0 += R) {
                 int rows = Math.min(R, lay.n() - i0);
                 packQ(s, q, qOff + base, i0, rows, scale[h], w, lay.qb(), lay.d());
                 java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
                 java.util.Arrays.fill(l, 0f);
-                w.asSlice(lay.ob() * 4, (long) R * lay.dp() * 4).fill((byte) 0);
+                zero(w, lay.ob(), (long) R * lay.dp());
                 for (int j0 = 0; j0 < lay.np(); j0 += BC) {
                     int bc = Math.min(BC, lay.np() - j0);
                     scores(w, lay.qb(), lay.d(), lay.kT(), lay.np(), lay.d(), j0, bc, lay.st());
                     for (int r = 0; r < R; r++) {
                         long srow = lay.st() + (long) r * BC;
                         if (r >= rows) {
-                            w.asSlice(srow * 4, (long) BC * 4).fill((byte) 0);
+                            zero(w, srow, (long) BC);
                             continue;
                         }
                         if (mask != null) addMask(w, srow, mask, maskOff + (long) (i0 + r) * lay.n(), j0, Math.min(bc, lay.n() - j0), 1f);
                         for (int j = Math.max(0, lay.n() - j0); j < bc; j++) w.setAtIndex(F, srow + j, Float.NEGATIVE_INFINITY);
                         float mNew = Math.max(m[r], rowMax(w, srow, bc));
                         if (mNew == Float.NEGATIVE_INFINITY) {
-                            w.asSlice(srow * 4, (long) bc * 4).fill((byte) 0);
+                            zero(w, srow, (long) bc);
                             continue;
                         }
                         float corr = (float) Math.exp(m[r] - mNew);
-                        l[r] = l[r] * corr + expRow(w, srow, bc, mNew);
+                        l[r] = l[r] * corr + expRow(w, srow, bc, mNew, lanes);
                         m[r] = mNew;
                         if (corr != 1f) scaleRow(w, lay.ob() + (long) r * lay.dp(), lay.dp(), corr);
                     }
@@ -112,7 +119,7 @@ final class FusedAttention {
             long dst = qb + (long) r * d, src = base + (i0 + r) * s.sN();
             int t = 0;
             if (r < rows) {
-                for (; t <= d - L; t += L) store(load(q, src + t).mul(scale), w, dst + t);
+                for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, q, (src + t) * 4, NO).mul(scale).intoMemorySegment(w, (dst + t) * 4, NO);
                 for (; t < d; t++) w.setAtIndex(F, dst + t, scale * q.getAtIndex(F, src + t));
             } else {
                 for (; t < d; t++) w.setAtIndex(F, dst + t, 0f);
@@ -123,29 +130,23 @@ final class FusedAttention {
     /** dst[t] = f * src[t] for t < d: one finished output row. */
     private static void writeRow(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
         int t = 0;
-        for (; t <= d - L; t += L) store(load(w, src + t).mul(f), dst, dstOff + t);
+        for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).intoMemorySegment(dst, (dstOff + t) * 4, NO);
         for (; t < d; t++) dst.setAtIndex(F, dstOff + t, f * w.getAtIndex(F, src + t));
     }
 
     private static float rowMax(MemorySegment w, long row, int bc) {
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < bc; j += L) vmax = vmax.max(load(w, row + j));
+        for (int j = 0; j < bc; j += L) vmax = vmax.max(FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO));
         return vmax.reduceLanes(MAX);
     }
 
     /** row = exp(row - max) in place; returns the sum. */
-    private static float expRow(MemorySegment w, long row, int bc, float max) {
-        FloatVector vsum = FloatVector.zero(S);
-        for (int j = 0; j < bc; j += L) {
-            FloatVector p = SimdMath.exp(load(w, row + j).sub(max));
-            store(p, w, row + j);
-            vsum = vsum.add(p);
-        }
-        return SimdMath.sum(vsum);
+    private static float expRow(MemorySegment w, long row, int bc, float max, float[] lanes) {
+        return SimdMath.expShift(w, row, w, row, bc, max, lanes);
     }
 
     private static void scaleRow(MemorySegment w, long row, int len, float f) {
-        for (int c = 0; c < len; c += L) store(load(w, row + c).mul(f), w, row + c);
+        for (int c = 0; c < len; c += L) FloatVector.fromMemorySegment(S, w, (row + c) * 4, NO).mul(f).intoMemorySegment(w, (row + c) * 4, NO);
     }
 
     /** st[R x bc] = qb[R x d] (rows qs apart) * kT[d x (j0..j0+bc)], two vectors of columns at a time (8 accumulators). */
@@ -156,7 +157,7 @@ final class FusedAttention {
             FloatVector a20 = FloatVector.zero(S), a21 = FloatVector.zero(S), a30 = FloatVector.zero(S), a31 = FloatVector.zero(S);
             long kp = kT + j0 + j;
             for (int t = 0; t < d; t++, kp += np) {
-                FloatVector k0 = load(w, kp), k1 = load(w, kp + L);
+                FloatVector k0 = FloatVector.fromMemorySegment(S, w, kp * 4, NO), k1 = FloatVector.fromMemorySegment(S, w, (kp + L) * 4, NO);
                 FloatVector q0 = FloatVector.broadcast(S, w.getAtIndex(F, qb + t));
                 FloatVector q1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + qs + t));
                 FloatVector q2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * qs + t));
@@ -166,22 +167,22 @@ final class FusedAttention {
                 a20 = q2.fma(k0, a20); a21 = q2.fma(k1, a21);
                 a30 = q3.fma(k0, a30); a31 = q3.fma(k1, a31);
             }
-            store(a00, w, st + j); store(a01, w, st + j + L);
-            store(a10, w, st + BC + j); store(a11, w, st + BC + j + L);
-            store(a20, w, st + 2L * BC + j); store(a21, w, st + 2L * BC + j + L);
-            store(a30, w, st + 3L * BC + j); store(a31, w, st + 3L * BC + j + L);
+            a00.intoMemorySegment(w, (st + j) * 4, NO); a01.intoMemorySegment(w, (st + j + L) * 4, NO);
+            a10.intoMemorySegment(w, (st + BC + j) * 4, NO); a11.intoMemorySegment(w, (st + BC + j + L) * 4, NO);
+            a20.intoMemorySegment(w, (st + 2L * BC + j) * 4, NO); a21.intoMemorySegment(w, (st + 2L * BC + j + L) * 4, NO);
+            a30.intoMemorySegment(w, (st + 3L * BC + j) * 4, NO); a31.intoMemorySegment(w, (st + 3L * BC + j + L) * 4, NO);
         }
         for (; j < bc; j += L) {
             FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
             long kp = kT + j0 + j;
             for (int t = 0; t < d; t++, kp += np) {
-                FloatVector k0 = load(w, kp);
+                FloatVector k0 = FloatVector.fromMemorySegment(S, w, kp * 4, NO);
                 a0 = FloatVector.broadcast(S, w.getAtIndex(F, qb + t)).fma(k0, a0);
                 a1 = FloatVector.broadcast(S, w.getAtIndex(F, qb + qs + t)).fma(k0, a1);
                 a2 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 2L * qs + t)).fma(k0, a2);
                 a3 = FloatVector.broadcast(S, w.getAtIndex(F, qb + 3L * qs + t)).fma(k0, a3);
             }
-            store(a0, w, st + j); store(a1, w, st + BC + j); store(a2, w, st + 2L * BC + j); store(a3, w, st + 3L * BC + j);
+            a0.intoMemorySegment(w, (st + j) * 4, NO); a1.intoMemorySegment(w, (st + BC + j) * 4, NO); a2.intoMemorySegment(w, (st + 2L * BC + j) * 4, NO); a3.intoMemorySegment(w, (st + 3L * BC + j) * 4, NO);
         }
     }
 
@@ -189,13 +190,13 @@ final class FusedAttention {
     private static void accumulatePV(MemorySegment w, long st, long vP, int dp, int j0, int bc, long ob) {
         int c = 0;
         for (; c + 2 * L <= dp; c += 2 * L) {
-            FloatVector o00 = load(w, ob + c), o01 = load(w, ob + c + L);
-            FloatVector o10 = load(w, ob + dp + c), o11 = load(w, ob + dp + c + L);
-            FloatVector o20 = load(w, ob + 2L * dp + c), o21 = load(w, ob + 2L * dp + c + L);
-            FloatVector o30 = load(w, ob + 3L * dp + c), o31 = load(w, ob + 3L * dp + c + L);
+            FloatVector o00 = FloatVector.fromMemorySegment(S, w, (ob + c) * 4, NO), o01 = FloatVector.fromMemorySegment(S, w, (ob + c + L) * 4, NO);
+            FloatVector o10 = FloatVector.fromMemorySegment(S, w, (ob + dp + c) * 4, NO), o11 = FloatVector.fromMemorySegment(S, w, (ob + dp + c + L) * 4, NO);
+            FloatVector o20 = FloatVector.fromMemorySegment(S, w, (ob + 2L * dp + c) * 4, NO), o21 = FloatVector.fromMemorySegment(S, w, (ob + 2L * dp + c + L) * 4, NO);
+            FloatVector o30 = FloatVector.fromMemorySegment(S, w, (ob + 3L * dp + c) * 4, NO), o31 = FloatVector.fromMemorySegment(S, w, (ob + 3L * dp + c + L) * 4, NO);
             long vp = vP + (long) j0 * dp + c;
             for (int j = 0; j < bc; j++, vp += dp) {
-                FloatVector v0 = load(w, vp), v1 = load(w, vp + L);
+                FloatVector v0 = FloatVector.fromMemorySegment(S, w, vp * 4, NO), v1 = FloatVector.fromMemorySegment(S, w, (vp + L) * 4, NO);
                 FloatVector p0 = FloatVector.broadcast(S, w.getAtIndex(F, st + j));
                 FloatVector p1 = FloatVector.broadcast(S, w.getAtIndex(F, st + BC + j));
                 FloatVector p2 = FloatVector.broadcast(S, w.getAtIndex(F, st + 2L * BC + j));
@@ -205,29 +206,37 @@ final class FusedAttention {
                 o20 = p2.fma(v0, o20); o21 = p2.fma(v1, o21);
                 o30 = p3.fma(v0, o30); o31 = p3.fma(v1, o31);
             }
-            store(o00, w, ob + c); store(o01, w, ob + c + L);
-            store(o10, w, ob + dp + c); store(o11, w, ob + dp + c + L);
-            store(o20, w, ob + 2L * dp + c); store(o21, w, ob + 2L * dp + c + L);
-            store(o30, w, ob + 3L * dp + c); store(o31, w, ob + 3L * dp + c + L);
+            o00.intoMemorySegment(w, (ob + c) * 4, NO); o01.intoMemorySegment(w, (ob + c + L) * 4, NO);
+            o10.intoMemorySegment(w, (ob + dp + c) * 4, NO); o11.intoMemorySegment(w, (ob + dp + c + L) * 4, NO);
+            o20.intoMemorySegment(w, (ob + 2L * dp + c) * 4, NO); o21.intoMemorySegment(w, (ob + 2L * dp + c + L) * 4, NO);
+            o30.intoMemorySegment(w, (ob + 3L * dp + c) * 4, NO); o31.intoMemorySegment(w, (ob + 3L * dp + c + L) * 4, NO);
         }
-        for (; c < dp; c += L) {
-            FloatVector o0 = load(w, ob + c), o1 = load(w, ob + dp + c), o2 = load(w, ob + 2L * dp + c), o3 = load(w, ob + 3L * dp + c);
+        if (c < dp) accumulatePVColumn(w, st, vP, dp, j0, bc, ob, c);
+    }
+
+    /**
+     * accumulatePV for the last vector of columns when dp is an odd number of vectors. A method of its own: in one
+     * 1175-byte method C1 ran out of virtual registers, and the tiered policy then never had C2 compile it.
+     */
+    private static void accumulatePVColumn(MemorySegment w, long st, long vP, int dp, int j0, int bc, long ob, int c) {
+        {
+            FloatVector o0 = FloatVector.fromMemorySegment(S, w, (ob + c) * 4, NO), o1 = FloatVector.fromMemorySegment(S, w, (ob + dp + c) * 4, NO), o2 = FloatVector.fromMemorySegment(S, w, (ob + 2L * dp + c) * 4, NO), o3 = FloatVector.fromMemorySegment(S, w, (ob + 3L * dp + c) * 4, NO);
             long vp = vP + (long) j0 * dp + c;
             for (int j = 0; j < bc; j++, vp += dp) {
-                FloatVector v0 = load(w, vp);
+                FloatVector v0 = FloatVector.fromMemorySegment(S, w, vp * 4, NO);
                 o0 = FloatVector.broadcast(S, w.getAtIndex(F, st + j)).fma(v0, o0);
                 o1 = FloatVector.broadcast(S, w.getAtIndex(F, st + BC + j)).fma(v0, o1);
                 o2 = FloatVector.broadcast(S, w.getAtIndex(F, st + 2L * BC + j)).fma(v0, o2);
                 o3 = FloatVector.broadcast(S, w.getAtIndex(F, st + 3L * BC + j)).fma(v0, o3);
             }
-            store(o0, w, ob + c); store(o1, w, ob + dp + c); store(o2, w, ob + 2L * dp + c); store(o3, w, ob + 3L * dp + c);
+            o0.intoMemorySegment(w, (ob + c) * 4, NO); o1.intoMemorySegment(w, (ob + dp + c) * 4, NO); o2.intoMemorySegment(w, (ob + 2L * dp + c) * 4, NO); o3.intoMemorySegment(w, (ob + 3L * dp + c) * 4, NO);
         }
     }
 
     /** srow[j] = f * srow[j] + mask[mrow + j0 + j] for the first {@code valid} columns. */
     private static void addMask(MemorySegment w, long srow, MemorySegment mask, long mrow, int j0, int valid, float f) {
         int j = 0;
-        for (; j <= valid - L; j += L) store(load(w, srow + j).mul(f).add(load(mask, mrow + j0 + j)), w, srow + j);
+        for (; j <= valid - L; j += L) FloatVector.fromMemorySegment(S, w, (srow + j) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, mask, (mrow + j0 + j) * 4, NO)).intoMemorySegment(w, (srow + j) * 4, NO);
         for (; j < valid; j++) w.setAtIndex(F, srow + j, f * w.getAtIndex(F, srow + j) + mask.getAtIndex(F, mrow + j0 + j));
     }
 
@@ -244,7 +253,7 @@ final class FusedAttention {
     /** Rows of one head into rows[np x dp], padding zeroed. */
     private static void packRows(AttentionShape s, MemorySegment x, long base, MemorySegment w, long dst, int np, int dp) {
         int n = s.tokens(), d = s.headDim();
-        w.asSlice(dst * 4, (long) np * dp * 4).fill((byte) 0);
+        zero(w, dst, (long) np * dp);
         for (int j = 0; j < n; j++) MemorySegment.copy(x, (base + j * s.sN()) * 4, w, (dst + (long) j * dp) * 4, (long) d * 4);
     }
 
@@ -265,8 +274,8 @@ final class FusedAttention {
             packKT(s, k, kOff + base, w, lay.kT(), np);
             packKT(s, v, vOff + base, w, lay.vT(), np);
             packRows(s, k, kOff + base, w, lay.kP(), np, dp);
-            w.asSlice(lay.dK() * 4, 2L * np * dp * 4).fill((byte) 0);
-            float[] lrow = new float[R], di = new float[R];
+            zero(w, lay.dK(), 2L * np * dp);
+            float[] lrow = new float[R], di = new float[R], lanes = new float[L];
             double ds = 0;
             // qb holds R rows of Q (unscaled), ob R rows of dO, each padded to dp; st gets P, st2 dP then dS.
             for (int i0 = 0; i0 < n; i0 += R) {
@@ -281,7 +290,7 @@ final class FusedAttention {
                         for (int t = 0; t < d; t++) di[r] += w.getAtIndex(F, lay.ob() + (long) r * dp + t) * o.getAtIndex(F, orow + t);
                     }
                 }
-                w.asSlice(lay.dqb() * 4, (long) R * dp * 4).fill((byte) 0);
+                zero(w, lay.dqb(), (long) R * dp);
                 for (int j0 = 0; j0 < np; j0 += BC) {
                     int bc = Math.min(BC, np - j0);
                     scores(w, lay.qb(), dp, lay.kT(), np, d, j0, bc, lay.st());   // raw = q k
@@ -289,11 +298,11 @@ final class FusedAttention {
                     for (int r = 0; r < R; r++) {
                         long prow = lay.st() + (long) r * BC, drow = lay.st2() + (long) r * BC;
                         if (lrow[r] == Float.NEGATIVE_INFINITY) {
-                            w.asSlice(prow * 4, (long) BC * 4).fill((byte) 0);
-                            w.asSlice(drow * 4, (long) BC * 4).fill((byte) 0);
+                            zero(w, prow, (long) BC);
+                            zero(w, drow, (long) BC);
                             continue;
                         }
-                        ds += probsAndDs(w, prow, drow, bc, sc, lrow[r], di[r], mask, maskOff + (long) (i0 + r) * n, j0, n);
+                        ds += probsAndDs(w, prow, drow, lay.pt(), bc, sc, lrow[r], di[r], mask, maskOff + (long) (i0 + r) * n, j0, n, lanes);
                     }
                     // dQ rows += sc * dS K ; dV += P^T dO ; dK += sc * dS^T Q
                     accumulatePV(w, lay.st2(), lay.kP(), dp, j0, bc, lay.dqb());
@@ -314,34 +323,42 @@ final class FusedAttention {
 
     /** R rows of x (row stride sN) into dst[R x dp], zero-padded. */
     private static void packRowBlock(MemorySegment x, long base, long sN, int i0, int rows, int d, MemorySegment w, long dst, int dp) {
-        w.asSlice(dst * 4, (long) R * dp * 4).fill((byte) 0);
+        zero(w, dst, (long) R * dp);
         for (int r = 0; r < rows; r++) MemorySegment.copy(x, (base + (i0 + r) * sN) * 4, w, (dst + (long) r * dp) * 4, (long) d * 4);
     }
 
     /**
      * From raw scores (prow) and dP (drow) of one query row: prow = P = exp(sc*raw + mask - lse), drow = dS = P (dP - D).
-     * Columns past n become 0. Returns sum(dS * raw), the row's share of d loss / d scale.
+     * Columns past n become 0. Returns sum(dS * raw), the row's share of d loss / d scale. pt: bc floats of scratch for
+     * the exponent, so that raw survives for that sum.
      */
-    private static double probsAndDs(MemorySegment w, long prow, long drow, int bc, float sc, float lse, float di,
-                                     MemorySegment mask, long mrow, int j0, int n) {
+    private static double probsAndDs(MemorySegment w, long prow, long drow, long pt, int bc, float sc, float lse, float di,
+                                     MemorySegment mask, long mrow, int j0, int n, float[] lanes) {
         int valid = Math.max(0, Math.min(bc, n - j0));
         int vecEnd = valid / L * L;
+        for (int j = 0; j < vecEnd; j += L) {
+            FloatVector sj = FloatVector.fromMemorySegment(S, w, (prow + j) * 4, NO).mul(sc);
+            if (mask != null) sj = sj.add(FloatVector.fromMemorySegment(S, mask, (mrow + j0 + j) * 4, NO));
+            sj.intoMemorySegment(w, (pt + j) * 4, NO);
+        }
+        for (int j = vecEnd; j < valid; j++) {
+            w.setAtIndex(F, pt + j, sc * w.getAtIndex(F, prow + j) + (mask == null ? 0f : mask.getAtIndex(F, mrow + j0 + j)));
+        }
+        SimdMath.expShift(w, pt, w, pt, valid, lse, null);
         FloatVector acc = FloatVector.zero(S);
         for (int j = 0; j < vecEnd; j += L) {
-            FloatVector raw = load(w, prow + j);
-            FloatVector sj = raw.mul(sc);
-            if (mask != null) sj = sj.add(load(mask, mrow + j0 + j));
-            FloatVector p = SimdMath.exp(sj.sub(lse));
-            FloatVector dsv = p.mul(load(w, drow + j).sub(di));
-            store(p, w, prow + j);
-            store(dsv, w, drow + j);
+            FloatVector raw = FloatVector.fromMemorySegment(S, w, (prow + j) * 4, NO);
+            FloatVector p = FloatVector.fromMemorySegment(S, w, (pt + j) * 4, NO);
+            FloatVector dsv = p.mul(FloatVector.fromMemorySegment(S, w, (drow + j) * 4, NO).sub(di));
+            p.intoMemorySegment(w, (prow + j) * 4, NO);
+            dsv.intoMemorySegment(w, (drow + j) * 4, NO);
             acc = dsv.fma(raw, acc);
         }
-        double sum = SimdMath.sum(acc);
+        acc.intoArray(lanes, 0);
+        double sum = SimdMath.sum(lanes);
         for (int j = vecEnd; j < valid; j++) {
             float raw = w.getAtIndex(F, prow + j);
-            float sj = sc * raw + (mask == null ? 0f : mask.getAtIndex(F, mrow + j0 + j));
-            float p = (float) Math.exp(sj - lse);
+            float p = w.getAtIndex(F, pt + j);
             float dsv = p * (w.getAtIndex(F, drow + j) - di);
             w.setAtIndex(F, prow + j, p);
             w.setAtIndex(F, drow + j, dsv);
@@ -363,12 +380,12 @@ final class FusedAttention {
             FloatVector p3 = FloatVector.broadcast(S, f * w.getAtIndex(F, pr + 3L * BC + j));
             long row = dst + (long) (j0 + j) * dp;
             for (int c = 0; c < dp; c += L) {
-                FloatVector acc = load(w, row + c);
-                acc = p0.fma(load(w, xb + c), acc);
-                acc = p1.fma(load(w, xb + dp + c), acc);
-                acc = p2.fma(load(w, xb + 2L * dp + c), acc);
-                acc = p3.fma(load(w, xb + 3L * dp + c), acc);
-                store(acc, w, row + c);
+                FloatVector acc = FloatVector.fromMemorySegment(S, w, (row + c) * 4, NO);
+                acc = p0.fma(FloatVector.fromMemorySegment(S, w, (xb + c) * 4, NO), acc);
+                acc = p1.fma(FloatVector.fromMemorySegment(S, w, (xb + dp + c) * 4, NO), acc);
+                acc = p2.fma(FloatVector.fromMemorySegment(S, w, (xb + 2L * dp + c) * 4, NO), acc);
+                acc = p3.fma(FloatVector.fromMemorySegment(S, w, (xb + 3L * dp + c) * 4, NO), acc);
+                acc.intoMemorySegment(w, (row + c) * 4, NO);
             }
         }
     }
@@ -376,7 +393,7 @@ final class FusedAttention {
     /** dst[t] += f * src[t] for t < d. */
     private static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
         int t = 0;
-        for (; t <= d - L; t += L) store(load(w, src + t).mul(f).add(load(dst, dstOff + t)), dst, dstOff + t);
+        for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)).intoMemorySegment(dst, (dstOff + t) * 4, NO);
         for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));
     }
 }

@@ -24,8 +24,8 @@ final class SimdEpilogue {
             long rr = res == null ? 0 : ep.residualOff() + i * ep.ldr() + j0;
             long pr = pre == null ? 0 : ep.preActOff() + i * ep.ldp() + j0;
             long br = ep.biasOff() + j0;
-            // Three passes over a row of the tile, all in L1: bias (and the saved pre-activation), the activation
-            // (its own per-activation loop, which C2 inlines whole), the residual.
+            // Three passes over a row of the block, all in cache: bias (and the saved pre-activation), the activation,
+            // the residual.
             int j = 0;
             if (bias != null || pre != null) {
                 for (; j <= cols - L; j += L) {

@@ -81,8 +81,6 @@ public final class SimdKernels extends ScalarKernels {
         }, touched);
     }
 
-    private static FloatVector load(MemorySegment s, long i) { return FloatVector.fromMemorySegment(S, s, i * 4, NO); }
-    private static void store(FloatVector v, MemorySegment s, long i) { v.intoMemorySegment(s, i * 4, NO); }
 
     // ---------------------------------------------------------------- GEMM
 
@@ -110,33 +108,22 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     private void softmaxSerial(MemorySegment x, long xOff, MemorySegment y, long yOff, int rows, int cols) {
-        for (int r = 0; r < rows; r++) softmaxRow(x, xOff + (long) r * cols, y, yOff + (long) r * cols, cols);
+        float[] lanes = new float[L];
+        for (int r = 0; r < rows; r++) softmaxRow(x, xOff + (long) r * cols, y, yOff + (long) r * cols, cols, lanes);
     }
 
-    static void softmaxRow(MemorySegment x, long xr, MemorySegment y, long yr, int cols) {
+    static void softmaxRow(MemorySegment x, long xr, MemorySegment y, long yr, int cols, float[] lanes) {
         int j = 0;
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j <= cols - L; j += L) vmax = vmax.max(load(x, xr + j));
+        for (; j <= cols - L; j += L) vmax = vmax.max(FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO));
         float max = vmax.reduceLanes(MAX);
         for (; j < cols; j++) max = Math.max(max, x.getAtIndex(F, xr + j));
         if (max == Float.NEGATIVE_INFINITY) {
             for (j = 0; j < cols; j++) y.setAtIndex(F, yr + j, 0f);
             return;
         }
-        FloatVector vsum = FloatVector.zero(S);
-        for (j = 0; j <= cols - L; j += L) {
-            FloatVector e = SimdMath.exp(load(x, xr + j).sub(max));
-            store(e, y, yr + j);
-            vsum = vsum.add(e);
-        }
-        float sum = SimdMath.sum(vsum);
-        for (; j < cols; j++) {
-            float e = (float) Math.exp(x.getAtIndex(F, xr + j) - max);
-            y.setAtIndex(F, yr + j, e);
-            sum += e;
-        }
-        float inv = 1f / sum;
-        for (j = 0; j <= cols - L; j += L) store(load(y, yr + j).mul(inv), y, yr + j);
+        float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, lanes);
+        for (j = 0; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO);
         for (; j < cols; j++) y.setAtIndex(F, yr + j, y.getAtIndex(F, yr + j) * inv);
     }
 
@@ -146,13 +133,14 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     private void softmaxBackwardSerial(MemorySegment y, long yOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int rows, int cols) {
+        float[] lanes = new float[L];
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
-            float dot = dot(y, yOff + o, dy, dyOff + o, cols);
+            float dot = dot(y, yOff + o, dy, dyOff + o, cols, lanes);
             int j = 0;
             for (; j <= cols - L; j += L) {
-                FloatVector yv = load(y, yOff + o + j);
-                store(yv.mul(load(dy, dyOff + o + j).sub(dot)).add(load(dx, dxOff + o + j)), dx, dxOff + o + j);
+                FloatVector yv = FloatVector.fromMemorySegment(S, y, (yOff + o + j) * 4, NO);
+                yv.mul(FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO).sub(dot)).add(FloatVector.fromMemorySegment(S, dx, (dxOff + o + j) * 4, NO)).intoMemorySegment(dx, (dxOff + o + j) * 4, NO);
             }
             for (; j < cols; j++) {
                 float yv = y.getAtIndex(F, yOff + o + j);
@@ -161,20 +149,23 @@ public final class SimdKernels extends ScalarKernels {
         }
     }
 
-    static float dot(MemorySegment a, long ao, MemorySegment b, long bo, int n) {
+    /** lanes: L floats of the caller's, to spill the accumulator into for SimdMath.sum. */
+    static float dot(MemorySegment a, long ao, MemorySegment b, long bo, int n, float[] lanes) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j <= n - L; j += L) acc = load(a, ao + j).fma(load(b, bo + j), acc);
-        float s = SimdMath.sum(acc);
+        for (; j <= n - L; j += L) acc = FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO).fma(FloatVector.fromMemorySegment(S, b, (bo + j) * 4, NO), acc);
+        acc.intoArray(lanes, 0);
+        float s = SimdMath.sum(lanes);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j) * b.getAtIndex(F, bo + j);
         return s;
     }
 
-    static float sum(MemorySegment a, long ao, int n) {
+    static float sum(MemorySegment a, long ao, int n, float[] lanes) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j <= n - L; j += L) acc = acc.add(load(a, ao + j));
-        float s = SimdMath.sum(acc);
+        for (; j <= n - L; j += L) acc = acc.add(FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO));
+        acc.intoArray(lanes, 0);
+        float s = SimdMath.sum(lanes);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j);
         return s;
     }
@@ -190,16 +181,18 @@ public final class SimdKernels extends ScalarKernels {
     private void layerNormSerial(MemorySegment x, long xOff, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                           MemorySegment y, long yOff, MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                           int rows, int cols, float eps) {
+        float[] lanes = new float[L];
         for (int r = 0; r < rows; r++) {
             long xr = xOff + (long) r * cols, yr = yOff + (long) r * cols;
-            float mu = sum(x, xr, cols) / cols;
+            float mu = sum(x, xr, cols, lanes) / cols;
             FloatVector acc = FloatVector.zero(S);
             int j = 0;
             for (; j <= cols - L; j += L) {
-                FloatVector d = load(x, xr + j).sub(mu);
+                FloatVector d = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu);
                 acc = d.fma(d, acc);
             }
-            float var = SimdMath.sum(acc);
+            acc.intoArray(lanes, 0);
+            float var = SimdMath.sum(lanes);
             for (; j < cols; j++) {
                 float d = x.getAtIndex(F, xr + j) - mu;
                 var += d * d;
@@ -207,10 +200,10 @@ public final class SimdKernels extends ScalarKernels {
             float rs = (float) (1 / Math.sqrt(var / cols + eps));
             j = 0;
             for (; j <= cols - L; j += L) {
-                FloatVector v = load(x, xr + j).sub(mu).mul(rs);
-                if (gamma != null) v = v.mul(load(gamma, gOff + j));
-                if (beta != null) v = v.add(load(beta, bOff + j));
-                store(v, y, yr + j);
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu).mul(rs);
+                if (gamma != null) v = v.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
+                if (beta != null) v = v.add(FloatVector.fromMemorySegment(S, beta, (bOff + j) * 4, NO));
+                v.intoMemorySegment(y, (yr + j) * 4, NO);
             }
             for (; j < cols; j++) {
                 float v = (x.getAtIndex(F, xr + j) - mu) * rs;
@@ -237,9 +230,9 @@ public final class SimdKernels extends ScalarKernels {
                 float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
                 int j = 0;
                 for (; j <= cols - L; j += L) {
-                    FloatVector d = load(dy, dyOff + o + j);
-                    if (dgamma != null) store(d.fma(load(x, xOff + o + j).sub(mu).mul(rs), load(dgamma, dgOff + j)), dgamma, dgOff + j);
-                    if (dbeta != null) store(d.add(load(dbeta, dbOff + j)), dbeta, dbOff + j);
+                    FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
+                    if (dgamma != null) d.fma(FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs), FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
+                    if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
                 }
                 for (; j < cols; j++) {
                     float d = dy.getAtIndex(F, dyOff + o + j);
@@ -254,21 +247,25 @@ public final class SimdKernels extends ScalarKernels {
                                   MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
                                   MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int rows, int cols) {
+        float[] lanes = new float[L];
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
             float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
             FloatVector vg = FloatVector.zero(S), vgx = FloatVector.zero(S);
             int j = 0;
             for (; j <= cols - L; j += L) {
-                FloatVector xhat = load(x, xOff + o + j).sub(mu).mul(rs);
-                FloatVector d = load(dy, dyOff + o + j);
-                FloatVector g = gamma == null ? d : d.mul(load(gamma, gOff + j));
+                FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs);
+                FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
+                FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
                 vg = vg.add(g);
                 vgx = g.fma(xhat, vgx);
-                if (dgamma != null) store(d.fma(xhat, load(dgamma, dgOff + j)), dgamma, dgOff + j);
-                if (dbeta != null) store(d.add(load(dbeta, dbOff + j)), dbeta, dbOff + j);
+                if (dgamma != null) d.fma(xhat, FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
+                if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
             }
-            float sg = SimdMath.sum(vg), sgx = SimdMath.sum(vgx);
+            vg.intoArray(lanes, 0);
+            float sg = SimdMath.sum(lanes);
+            vgx.intoArray(lanes, 0);
+            float sgx = SimdMath.sum(lanes);
             for (; j < cols; j++) {
                 float xhat = (x.getAtIndex(F, xOff + o + j) - mu) * rs;
                 float d = dy.getAtIndex(F, dyOff + o + j);
@@ -281,11 +278,11 @@ public final class SimdKernels extends ScalarKernels {
             float mg = sg / cols, mgx = sgx / cols;
             j = 0;
             for (; j <= cols - L; j += L) {
-                FloatVector xhat = load(x, xOff + o + j).sub(mu).mul(rs);
-                FloatVector d = load(dy, dyOff + o + j);
-                FloatVector g = gamma == null ? d : d.mul(load(gamma, gOff + j));
+                FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs);
+                FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
+                FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
                 FloatVector v = g.sub(mg).sub(xhat.mul(mgx)).mul(rs);
-                store(v.add(load(dx, dxOff + o + j)), dx, dxOff + o + j);
+                v.add(FloatVector.fromMemorySegment(S, dx, (dxOff + o + j) * 4, NO)).intoMemorySegment(dx, (dxOff + o + j) * 4, NO);
             }
             for (; j < cols; j++) {
                 float xhat = (x.getAtIndex(F, xOff + o + j) - mu) * rs;
@@ -300,29 +297,21 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void activation(Activation act, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
-        chunks(n, (f, t) -> activationSerial(act, x, xOff + f, y, yOff + f, t - f), x, y);
-    }
-
-    private void activationSerial(Activation act, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
-        SimdMath.activation(act, x, xOff, y, yOff, n);
+        switch (act) {
+            case NONE -> SimdMath.activation(act, x, xOff, y, yOff, n);
+            case GELU -> chunks(n, (f, t) -> SimdMath.gelu(x, xOff + f, y, yOff + f, t - f), x, y);
+            case GELU_TANH -> chunks(n, (f, t) -> SimdMath.geluTanh(x, xOff + f, y, yOff + f, t - f), x, y);
+            case TANH -> chunks(n, (f, t) -> SimdMath.tanh(x, xOff + f, y, yOff + f, t - f), x, y);
+        }
     }
 
     @Override
     public void activationBackward(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
-        chunks(n, (f, t) -> activationBackwardSerial(act, x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
-    }
-
-    private void activationBackwardSerial(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
-        long i = 0;
-        // One loop per activation, as in SimdMath.activation: C2 inlines each whole.
         switch (act) {
-            case NONE -> { for (; i <= n - L; i += L) store(load(dy, dyOff + i).add(load(dx, dxOff + i)), dx, dxOff + i); }
-            case GELU -> { for (; i <= n - L; i += L) store(SimdMath.geluGrad(load(x, xOff + i)).fma(load(dy, dyOff + i), load(dx, dxOff + i)), dx, dxOff + i); }
-            case GELU_TANH -> { for (; i <= n - L; i += L) store(SimdMath.geluTanhGrad(load(x, xOff + i)).fma(load(dy, dyOff + i), load(dx, dxOff + i)), dx, dxOff + i); }
-            case TANH -> { for (; i <= n - L; i += L) store(SimdMath.tanhGrad(load(x, xOff + i)).fma(load(dy, dyOff + i), load(dx, dxOff + i)), dx, dxOff + i); }
-        }
-        for (; i < n; i++) {
-            dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + (float) (MathRef.actGrad(act, x.getAtIndex(F, xOff + i)) * dy.getAtIndex(F, dyOff + i)));
+            case NONE -> chunks(n, (f, t) -> SimdMath.identityGrad(dy, dyOff + f, dx, dxOff + f, t - f), dy, dx);
+            case GELU -> chunks(n, (f, t) -> SimdMath.geluGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
+            case GELU_TANH -> chunks(n, (f, t) -> SimdMath.geluTanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
+            case TANH -> chunks(n, (f, t) -> SimdMath.tanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
         }
     }
 
@@ -333,7 +322,7 @@ public final class SimdKernels extends ScalarKernels {
 
     private void addSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(a, aOff + i).add(load(b, bOff + i)), out, outOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, a, (aOff + i) * 4, NO).add(FloatVector.fromMemorySegment(S, b, (bOff + i) * 4, NO)).intoMemorySegment(out, (outOff + i) * 4, NO);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, a.getAtIndex(F, aOff + i) + b.getAtIndex(F, bOff + i));
     }
 
@@ -344,7 +333,7 @@ public final class SimdKernels extends ScalarKernels {
 
     private void mulSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(a, aOff + i).mul(load(b, bOff + i)), out, outOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, a, (aOff + i) * 4, NO).mul(FloatVector.fromMemorySegment(S, b, (bOff + i) * 4, NO)).intoMemorySegment(out, (outOff + i) * 4, NO);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, a.getAtIndex(F, aOff + i) * b.getAtIndex(F, bOff + i));
     }
 
@@ -356,7 +345,7 @@ public final class SimdKernels extends ScalarKernels {
     private void axpySerial(float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         FloatVector va = FloatVector.broadcast(S, alpha);
-        for (; i <= n - L; i += L) store(load(x, xOff + i).fma(va, load(y, yOff + i)), y, yOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).fma(va, FloatVector.fromMemorySegment(S, y, (yOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO);
         for (; i < n; i++) y.setAtIndex(F, yOff + i, y.getAtIndex(F, yOff + i) + alpha * x.getAtIndex(F, xOff + i));
     }
 
@@ -367,7 +356,7 @@ public final class SimdKernels extends ScalarKernels {
 
     private void scaleSerial(float alpha, MemorySegment x, long xOff, MemorySegment out, long outOff, long n) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(x, xOff + i).mul(alpha), out, outOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).mul(alpha).intoMemorySegment(out, (outOff + i) * 4, NO);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, alpha * x.getAtIndex(F, xOff + i));
     }
 
@@ -378,7 +367,7 @@ public final class SimdKernels extends ScalarKernels {
 
     private void mulAccSerial(MemorySegment dy, long dyOff, MemorySegment b, long bOff, MemorySegment dx, long dxOff, long n) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(dy, dyOff + i).fma(load(b, bOff + i), load(dx, dxOff + i)), dx, dxOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO).fma(FloatVector.fromMemorySegment(S, b, (bOff + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO)).intoMemorySegment(dx, (dxOff + i) * 4, NO);
         for (; i < n; i++) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i) * b.getAtIndex(F, bOff + i));
     }
 
@@ -396,7 +385,8 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void sumCols(MemorySegment x, long xOff, MemorySegment out, long outOff, int rows, int cols) {
-        for (int r = 0; r < rows; r++) out.setAtIndex(F, outOff + r, sum(x, xOff + (long) r * cols, cols));
+        float[] lanes = new float[L];
+        for (int r = 0; r < rows; r++) out.setAtIndex(F, outOff + r, sum(x, xOff + (long) r * cols, cols, lanes));
     }
 
     @Override
@@ -406,12 +396,13 @@ public final class SimdKernels extends ScalarKernels {
 
     private void copySerial(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(x, xOff + i), y, yOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).intoMemorySegment(y, (yOff + i) * 4, NO);
         for (; i < n; i++) y.setAtIndex(F, yOff + i, x.getAtIndex(F, xOff + i));
     }
 
     @Override
     public double sumSquares(MemorySegment x, long xOff, long n) {
+        float[] lanes = new float[L];
         // Float lanes over blocks of 4096, folded into a double: accurate and still one FMA per element.
         double total = 0;
         for (long b = 0; b < n; b += 4096) {
@@ -419,10 +410,11 @@ public final class SimdKernels extends ScalarKernels {
             FloatVector acc = FloatVector.zero(S);
             long i = b;
             for (; i <= e - L; i += L) {
-                FloatVector v = load(x, xOff + i);
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
                 acc = v.fma(v, acc);
             }
-            double s = SimdMath.sum(acc);
+            acc.intoArray(lanes, 0);
+            double s = SimdMath.sum(lanes);
             for (; i < e; i++) {
                 double v = x.getAtIndex(F, xOff + i);
                 s += v * v;
@@ -461,14 +453,14 @@ public final class SimdKernels extends ScalarKernels {
         float decay = 1 - lr * weightDecay, stepScale = lr / c1, invC2 = 1 / c2;
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector gi = load(g, gOff + i);
-            FloatVector mi = load(m, mOff + i).mul(beta1).add(gi.mul(1 - beta1));
-            FloatVector vi = load(v, vOff + i).mul(beta2).add(gi.mul(gi).mul(1 - beta2));
-            store(mi, m, mOff + i);
-            store(vi, v, vOff + i);
+            FloatVector gi = FloatVector.fromMemorySegment(S, g, (gOff + i) * 4, NO);
+            FloatVector mi = FloatVector.fromMemorySegment(S, m, (mOff + i) * 4, NO).mul(beta1).add(gi.mul(1 - beta1));
+            FloatVector vi = FloatVector.fromMemorySegment(S, v, (vOff + i) * 4, NO).mul(beta2).add(gi.mul(gi).mul(1 - beta2));
+            mi.intoMemorySegment(m, (mOff + i) * 4, NO);
+            vi.intoMemorySegment(v, (vOff + i) * 4, NO);
             FloatVector denom = vi.mul(invC2).sqrt().add(eps);
-            FloatVector pi = load(p, pOff + i).mul(decay).sub(mi.mul(stepScale).div(denom));
-            store(pi, p, pOff + i);
+            FloatVector pi = FloatVector.fromMemorySegment(S, p, (pOff + i) * 4, NO).mul(decay).sub(mi.mul(stepScale).div(denom));
+            pi.intoMemorySegment(p, (pOff + i) * 4, NO);
         }
         if (i < n) super.adamw(p, pOff + i, g, gOff + i, m, mOff + i, v, vOff + i, n - i, lr, beta1, beta2, eps, weightDecay, c1, c2);
     }
@@ -479,12 +471,12 @@ public final class SimdKernels extends ScalarKernels {
         FloatVector wd = FloatVector.broadcast(S, weightDecay), mu = FloatVector.broadcast(S, momentum), nlr = FloatVector.broadcast(S, -lr);
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector pi = load(p, pOff + i);
-            FloatVector gi = pi.fma(wd, load(g, gOff + i));
-            FloatVector b = load(buf, bOff + i).fma(mu, gi);
-            store(b, buf, bOff + i);
+            FloatVector pi = FloatVector.fromMemorySegment(S, p, (pOff + i) * 4, NO);
+            FloatVector gi = pi.fma(wd, FloatVector.fromMemorySegment(S, g, (gOff + i) * 4, NO));
+            FloatVector b = FloatVector.fromMemorySegment(S, buf, (bOff + i) * 4, NO).fma(mu, gi);
+            b.intoMemorySegment(buf, (bOff + i) * 4, NO);
             FloatVector step = nesterov ? b.fma(mu, gi) : b;
-            store(step.fma(nlr, pi), p, pOff + i);
+            step.fma(nlr, pi).intoMemorySegment(p, (pOff + i) * 4, NO);
         }
         if (i < n) super.sgd(p, pOff + i, g, gOff + i, buf, bOff + i, n - i, lr, momentum, nesterov, weightDecay);
     }
@@ -492,7 +484,7 @@ public final class SimdKernels extends ScalarKernels {
     @Override
     public void ema(MemorySegment shadow, long sOff, MemorySegment p, long pOff, long n, float decay) {
         long i = 0;
-        for (; i <= n - L; i += L) store(load(shadow, sOff + i).mul(decay).add(load(p, pOff + i).mul(1 - decay)), shadow, sOff + i);
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, shadow, (sOff + i) * 4, NO).mul(decay).add(FloatVector.fromMemorySegment(S, p, (pOff + i) * 4, NO).mul(1 - decay)).intoMemorySegment(shadow, (sOff + i) * 4, NO);
         for (; i < n; i++) shadow.setAtIndex(F, sOff + i, decay * shadow.getAtIndex(F, sOff + i) + (1 - decay) * p.getAtIndex(F, pOff + i));
     }
 }

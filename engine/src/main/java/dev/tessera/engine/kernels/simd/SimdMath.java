@@ -4,19 +4,41 @@ import static jdk.incubator.vector.VectorOperators.ABS;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 
 import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.kernels.MathRef;
+import dev.tessera.engine.tensor.OffHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector special functions built from plain arithmetic. VectorOperators.EXP/TANH are library calls per vector (measured
- * here ~100 cycles per 16 lanes), so exp is Cephes' expf: range reduction by ln 2, a degree-6 polynomial, and 2^n put
- * into the exponent bits (relative error ~2 ulp). erf is Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7) over that exp.
+ * Vector special functions as loops over memory: e^x, and the activations and their derivatives built on it.
+ *
+ * <p>No method here (nor anywhere in this package) takes or returns a vector. C2 inlines our methods only while the
+ * compilation is under NodeCountInliningCutoff, and only JDK code may use {@code @ForceInline}; a vector that crosses a
+ * call C2 declined is boxed on the heap. With exp(FloatVector) and friends as helpers, big callers such as the attention
+ * kernel hit that cutoff in some runs and not in others, and a training step made from 0.2 to 3.3 GB of garbage. A call
+ * that passes only segments and offsets costs nothing when it is not inlined.
+ *
+ * <p>VectorOperators.EXP/TANH are library calls per vector (measured here ~100 cycles per 16 lanes), so exp is Cephes'
+ * expf: range reduction by ln 2, a degree-6 polynomial, and 2^n put into the exponent bits (relative error ~2 ulp). It
+ * is written once, in {@link #expShift}; the activations run over blocks that fit L1 in two passes, the first gathering
+ * the argument of their exponential in a per-thread scratch block, exponentiated there by expShift. erf is
+ * Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), tanh(u) = 1 - 2 / (e^{2u} + 1).
  */
 final class SimdMath {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
     private static final VectorSpecies<Integer> SI = S.vectorShape().withLanes(int.class);
+    private static final int L = S.length();
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
     private static final float INV_SQRT2 = 0.70710678f, INV_SQRT_2PI = 0.39894228f, SQRT_2_OVER_PI = 0.7978845608f;
+    private static final float GELU_C = 0.044715f;
     private static final float P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f, A5 = 1.061405429f;
 
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
@@ -26,114 +48,230 @@ final class SimdMath {
             C5 = FloatVector.broadcast(S, 1.6666665459E-1f), C6 = FloatVector.broadcast(S, 5.0000001201E-1f);
     private static final IntVector EXP_BIAS = IntVector.broadcast(SI, 0x4B400000 - 127);
 
-    // Lane i + h folded onto lane i, for h = 8, 4, 2, 1: a fixed pairwise order for sum(). Separate static finals
-    // (not an array) so that C2 sees constant shuffles and intrinsifies the rearranges.
-    private static final int L = S.length();
-    private static final jdk.incubator.vector.VectorShuffle<Float> FOLD8 = fold(8), FOLD4 = fold(4), FOLD2 = fold(2), FOLD1 = fold(1);
-
-    private static jdk.incubator.vector.VectorShuffle<Float> fold(int h) {
-        return h < L ? jdk.incubator.vector.VectorShuffle.iota(S, h, 1, true) : null;
-    }
+    /** Floats per activation block: x, the scratch and the output stay in L1. */
+    private static final int BLOCK = 64 * L;
+    private static final Arena ARENA = Arena.ofShared();
+    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(() -> OffHeap.allocateFloats(ARENA, BLOCK));
 
     private SimdMath() {}
 
-    @SuppressWarnings("unchecked")
-    private static jdk.incubator.vector.VectorShuffle<Float>[] folds() {
-        int levels = Integer.numberOfTrailingZeros(S.length());
-        jdk.incubator.vector.VectorShuffle<Float>[] f = new jdk.incubator.vector.VectorShuffle[levels];
-        for (int k = 0, half = S.length() / 2; k < levels; k++, half /= 2) f[k] = jdk.incubator.vector.VectorShuffle.iota(S, half, 1, true);
-        return f;
-    }
-
     /**
-     * Sum of the lanes in a fixed pairwise order. reduceLanes(ADD) is free to pick its order, and C2's intrinsic and
-     * the Java fallback (used before C2 compiles a method) pick different ones: the same step then gave different
-     * bits early and late in a run, and a resumed training run drifted from the uninterrupted one.
+     * Sum of L lanes (spilled with intoArray) in a fixed pairwise order: lane i + lane i + h for h = L/2 ... 1.
+     * reduceLanes(ADD) is free to pick its order, and C2's intrinsic and the Java fallback (used before C2 compiles a
+     * method) pick different ones: the same step then gave different bits early and late in a run, and a resumed
+     * training run drifted from the uninterrupted one.
      */
-    static float sum(FloatVector v) {
-        if (L > 8) v = v.add(v.rearrange(FOLD8));
-        if (L > 4) v = v.add(v.rearrange(FOLD4));
-        if (L > 2) v = v.add(v.rearrange(FOLD2));
-        if (L > 1) v = v.add(v.rearrange(FOLD1));
-        return v.lane(0);
-    }
-
-    /**
-     * e^x per lane; exactly 0 below the float range (so -inf masks give 0), e^88 at most above it, NaN stays NaN (min and
-     * max propagate it). Kept small on purpose: C2 must inline it into every caller, or the vectors get boxed.
-     */
-    static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.min(EXP_HI).max(EXP_LO);
-        FloatVector t = xc.fma(LOG2E, ROUND);
-        FloatVector n = t.sub(ROUND);
-        FloatVector r = xc.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO));
-        FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f).fma(r, C3).fma(r, C4).fma(r, C5).fma(r, C6);
-        p = p.fma(r.mul(r), r).add(1f);
-        FloatVector scale = t.reinterpretAsInts().sub(EXP_BIAS).lanewise(LSHL, 23).reinterpretAsFloats();
-        return p.mul(scale).blend(0f, x.lt(EXP_LO));
-    }
-
-    /** tanh(x) = 1 - 2 / (e^{2x} + 1), saturating cleanly at +-1. */
-    static FloatVector tanh(FloatVector x) {
-        FloatVector e = exp(x.mul(2f));
-        return FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e.add(1f)));
-    }
-
-    static FloatVector erf(FloatVector z) {
-        FloatVector az = z.lanewise(ABS);
-        FloatVector t = az.fma(P, 1f);
-        t = FloatVector.broadcast(S, 1f).div(t);
-        FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
-                .fma(t, FloatVector.broadcast(S, A1)).mul(t);
-        FloatVector e = exp(az.mul(az).neg());
-        FloatVector y = poly.fma(e.neg(), FloatVector.broadcast(S, 1f));
-        return y.blend(y.neg(), z.lt(0f));
-    }
-
-    private static final java.nio.ByteOrder NO = java.nio.ByteOrder.nativeOrder();
-    private static final java.lang.foreign.ValueLayout.OfFloat F = java.lang.foreign.ValueLayout.JAVA_FLOAT;
-
-    /**
-     * y = act(x) over n floats (y may be x). One loop per activation: with the switch inside the loop C2 declined to
-     * inline erf ("callee is too large") and boxed every vector crossing that call, about 2x slower.
-     */
-    static void activation(Activation a, java.lang.foreign.MemorySegment x, long xOff, java.lang.foreign.MemorySegment y, long yOff, long n) {
-        long i = 0;
-        switch (a) {
-            case NONE -> { for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).intoMemorySegment(y, (yOff + i) * 4, NO); }
-            case GELU -> { for (; i <= n - L; i += L) gelu(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
-            case GELU_TANH -> { for (; i <= n - L; i += L) geluTanh(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
-            case TANH -> { for (; i <= n - L; i += L) tanh(FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO)).intoMemorySegment(y, (yOff + i) * 4, NO); }
+    static float sum(float[] lanes) {
+        for (int h = L / 2; h >= 1; h /= 2) {
+            for (int i = 0; i < h; i++) lanes[i] += lanes[i + h];
         }
-        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) dev.tessera.engine.kernels.MathRef.act(a, x.getAtIndex(F, xOff + i)));
+        return lanes[0];
     }
 
-    static FloatVector gelu(FloatVector x) {
-        return x.mul(0.5f).mul(erf(x.mul(INV_SQRT2)).add(1f));
+    /**
+     * dst[i] = e^(src[i] - shift) for i < n (dst may be src). Exactly 0 below the float range (so -inf masks give 0),
+     * e^88 at most above it, NaN stays NaN (min and max propagate it). Returns the sum when given L floats of lanes to
+     * spill into (the caller's, allocated once), else 0.
+     */
+    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, float[] lanes) {
+        FloatVector vsum = FloatVector.zero(S);
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromMemorySegment(S, src, (srcOff + i) * 4, NO).sub(shift);
+            FloatVector xc = x.min(EXP_HI).max(EXP_LO);
+            FloatVector t = xc.fma(LOG2E, ROUND);
+            FloatVector k = t.sub(ROUND);
+            FloatVector r = xc.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));
+            FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f).fma(r, C3).fma(r, C4).fma(r, C5).fma(r, C6);
+            p = p.fma(r.mul(r), r).add(1f);
+            FloatVector scale = t.reinterpretAsInts().sub(EXP_BIAS).lanewise(LSHL, 23).reinterpretAsFloats();
+            FloatVector e = p.mul(scale).blend(0f, x.lt(EXP_LO));
+            e.intoMemorySegment(dst, (dstOff + i) * 4, NO);
+            vsum = vsum.add(e);
+        }
+        float s = 0f;
+        if (lanes != null) {
+            vsum.intoArray(lanes, 0);
+            s = sum(lanes);
+        }
+        for (; i < n; i++) {
+            float e = (float) Math.exp(src.getAtIndex(F, srcOff + i) - shift);
+            dst.setAtIndex(F, dstOff + i, e);
+            s += e;
+        }
+        return lanes != null ? s : 0f;
     }
 
-    static FloatVector geluTanh(FloatVector x) {
-        FloatVector u = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-        return x.mul(0.5f).mul(tanh(u).add(1f));
+    // ------------------------------------------------------------------------------------------------ activations
+
+    /** y = act(x) over n floats (y may be x). */
+    static void activation(Activation a, MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        switch (a) {
+            case NONE -> { if (x != y || xOff != yOff) MemorySegment.copy(x, xOff * 4, y, yOff * 4, n * 4); }
+            case GELU -> gelu(x, xOff, y, yOff, n);
+            case GELU_TANH -> geluTanh(x, xOff, y, yOff, n);
+            case TANH -> tanh(x, xOff, y, yOff, n);
+        }
     }
 
-    static FloatVector geluGrad(FloatVector x) {
-        FloatVector cdf = erf(x.mul(INV_SQRT2)).add(1f).mul(0.5f);
-        FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
-        return x.fma(pdf, cdf);
+    /** dx += act'(x) * dy over n floats. */
+    static void activationBackward(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        switch (a) {
+            case NONE -> identityGrad(dy, dyOff, dx, dxOff, n);
+            case GELU -> geluGrad(x, xOff, dy, dyOff, dx, dxOff, n);
+            case GELU_TANH -> geluTanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
+            case TANH -> tanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
+        }
     }
 
-    static FloatVector geluTanhGrad(FloatVector x) {
-        FloatVector x2 = x.mul(x);
-        FloatVector u = x2.mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-        FloatVector t = tanh(u);
-        FloatVector du = x2.mul(3 * 0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
-        FloatVector sech2 = t.mul(t).neg().add(1f);
-        return t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(du));
+    /** e[i] = e^(-x^2 / 2): the exponential shared by erf(x / sqrt 2) and the normal density. */
+    private static void gaussianExp(MemorySegment x, long xOff, MemorySegment e, int m) {
+        int i = 0;
+        for (; i <= m - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            v.mul(v).mul(-0.5f).intoMemorySegment(e, (long) i * 4, NO);
+        }
+        for (; i < m; i++) { float v = x.getAtIndex(F, xOff + i); e.setAtIndex(F, i, -0.5f * v * v); }
+        expShift(e, 0, e, 0, m, 0f, null);
     }
 
-    static FloatVector tanhGrad(FloatVector x) {
-        FloatVector t = tanh(x);
-        return t.mul(t).neg().add(1f);
+    /** e[i] = e^(2 u(x)), where u is the argument of tanh in the tanh GELU (or x itself when cubic is false). */
+    private static void tanhExp(MemorySegment x, long xOff, MemorySegment e, int m, boolean cubic) {
+        int i = 0;
+        for (; i <= m - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            FloatVector u = cubic ? v.mul(v).mul(GELU_C * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(v) : v;
+            u.mul(2f).intoMemorySegment(e, (long) i * 4, NO);
+        }
+        for (; i < m; i++) {
+            float v = x.getAtIndex(F, xOff + i);
+            e.setAtIndex(F, i, 2f * (cubic ? SQRT_2_OVER_PI * (v + GELU_C * v * v * v) : v));
+        }
+        expShift(e, 0, e, 0, m, 0f, null);
+    }
+
+    /** x Phi(x), Phi through erf(x / sqrt 2) = 1 - poly(t) e^{-x^2/2}. */
+    static void gelu(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            gaussianExp(x, xOff + b, e, m);
+            for (; i <= m - L; i += L) {
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector t = FloatVector.broadcast(S, 1f).div(v.mul(INV_SQRT2).lanewise(ABS).fma(P, 1f));
+                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
+                        .fma(t, FloatVector.broadcast(S, A1)).mul(t);
+                FloatVector erfAbs = poly.fma(ev.neg(), FloatVector.broadcast(S, 1f));
+                VectorMask<Float> negative = v.lt(0f);
+                FloatVector erf = erfAbs.blend(erfAbs.neg(), negative);
+                v.mul(0.5f).mul(erf.add(1f)).intoMemorySegment(y, (yOff + b + i) * 4, NO);
+            }
+            for (; i < m; i++) y.setAtIndex(F, yOff + b + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + b + i)));
+        }
+    }
+
+    /** Phi(x) + x phi(x), with phi(x) = e^{-x^2/2} / sqrt(2 pi) from the same exponential as erf. */
+    static void geluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            gaussianExp(x, xOff + b, e, m);
+            for (; i <= m - L; i += L) {
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector t = FloatVector.broadcast(S, 1f).div(v.mul(INV_SQRT2).lanewise(ABS).fma(P, 1f));
+                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
+                        .fma(t, FloatVector.broadcast(S, A1)).mul(t);
+                FloatVector erfAbs = poly.fma(ev.neg(), FloatVector.broadcast(S, 1f));
+                FloatVector cdf = erfAbs.blend(erfAbs.neg(), v.lt(0f)).add(1f).mul(0.5f);
+                FloatVector g = v.fma(ev.mul(INV_SQRT_2PI), cdf);
+                long o = (dxOff + b + i) * 4;
+                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
+                        .intoMemorySegment(dx, o, NO);
+            }
+            gradTail(Activation.GELU, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+        }
+    }
+
+    /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    static void geluTanh(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            tanhExp(x, xOff + b, e, m, true);
+            for (; i <= m - L; i += L) {
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
+                v.mul(0.5f).mul(th.add(1f)).intoMemorySegment(y, (yOff + b + i) * 4, NO);
+            }
+            for (; i < m; i++) y.setAtIndex(F, yOff + b + i, (float) MathRef.act(Activation.GELU_TANH, x.getAtIndex(F, xOff + b + i)));
+        }
+    }
+
+    static void geluTanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            tanhExp(x, xOff + b, e, m, true);
+            for (; i <= m - L; i += L) {
+                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
+                FloatVector du = v.mul(v).mul(3 * GELU_C * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
+                FloatVector sech2 = th.mul(th).neg().add(1f);
+                FloatVector g = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(sech2).mul(du));
+                long o = (dxOff + b + i) * 4;
+                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
+                        .intoMemorySegment(dx, o, NO);
+            }
+            gradTail(Activation.GELU_TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+        }
+    }
+
+    static void tanh(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            tanhExp(x, xOff + b, e, m, false);
+            for (; i <= m - L; i += L) {
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f))).intoMemorySegment(y, (yOff + b + i) * 4, NO);
+            }
+            for (; i < m; i++) y.setAtIndex(F, yOff + b + i, (float) MathRef.act(Activation.TANH, x.getAtIndex(F, xOff + b + i)));
+        }
+    }
+
+    static void tanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        MemorySegment e = SCRATCH.get();
+        for (long b = 0; b < n; b += BLOCK) {
+            int m = (int) Math.min(BLOCK, n - b), i = 0;
+            tanhExp(x, xOff + b, e, m, false);
+            for (; i <= m - L; i += L) {
+                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
+                FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
+                FloatVector g = th.mul(th).neg().add(1f);
+                long o = (dxOff + b + i) * 4;
+                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
+                        .intoMemorySegment(dx, o, NO);
+            }
+            gradTail(Activation.TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+        }
+    }
+
+    static void identityGrad(MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO);
+            g.add(FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO)).intoMemorySegment(dx, (dxOff + i) * 4, NO);
+        }
+        for (; i < n; i++) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i));
+    }
+
+    private static void gradTail(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int i, int n) {
+        for (; i < n; i++) {
+            dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + (float) (MathRef.actGrad(a, x.getAtIndex(F, xOff + i)) * dy.getAtIndex(F, dyOff + i)));
+        }
     }
 }
