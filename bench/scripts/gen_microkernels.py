@@ -2,7 +2,9 @@
 """Writes the register-blocked GEMM micro-kernels (MR rows x 2 vectors) for the Vector API.
 
 Java has no way to say "24 accumulators in registers" other than 24 local variables, so the kernels are generated
-rather than hand-copied. Run from the repository root: python3 bench/scripts/gen_microkernels.py
+rather than hand-copied. A is read from a float[]: with MemorySegment.get for its scalars (a VarHandle chain that C1
+inlines whole) C1 ran out of virtual registers on these methods; when that happened after a quick tier-2 compile, the
+tiered policy never moved the method on to C2, and GEMM ran boxed in C1 code at 2 GFLOPS for the rest of the run. Run from the repository root: python3 bench/scripts/gen_microkernels.py
 """
 import pathlib
 
@@ -25,7 +27,6 @@ def kernel(mr):
     w("import dev.tessera.engine.kernels.Epilogue;")
     w("import dev.tessera.engine.kernels.gemm.MicroKernel;")
     w("import java.lang.foreign.MemorySegment;")
-    w("import java.lang.foreign.ValueLayout;")
     w("import java.nio.ByteOrder;")
     w("import jdk.incubator.vector.FloatVector;")
     w("import jdk.incubator.vector.VectorSpecies;")
@@ -40,44 +41,43 @@ def kernel(mr):
     w("    private static final long VB = L * 4L;")
     w(f"    private static final int MR = {mr};")
     w("    private static final ByteOrder NO = ByteOrder.nativeOrder();")
-    w("    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;")
     w("")
     w("    @Override public int mr() { return MR; }")
     w("    @Override public int nr() { return 2 * L; }")
     w("")
     w("    @Override")
-    w("    public void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,")
+    w("    public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff,")
     w("                        MemorySegment c, long cOff, long ldc) {")
-    w("        long pa = apOff * 4, pb = bpOff * 4;")
+    w("        int pa = apOff;")
+    w("        long pb = bpOff * 4;")
     w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
     w("        for (int p = 0; p < kc; p++) {")
     w("            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
     w("            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
     w("            FloatVector a;")
     for i in range(mr):
-        w(f"            a = FloatVector.broadcast(S, ap.get(F, pa + {4*i}));")
+        w(f"            a = FloatVector.broadcast(S, ap[pa + {i}]);")
         w(f"            c{i}_0 = a.fma(b0, c{i}_0);")
         w(f"            c{i}_1 = a.fma(b1, c{i}_1);")
-    w(f"            pa += {4*mr};")
+    w(f"            pa += {mr};")
     w("            pb += 2 * VB;")
     w("        }")
     emit_store(w, mr, acc)
     w("    }")
     w("")
     w("    @Override")
-    w("    public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,")
-    w("                                MemorySegment c, long cOff, long ldc) {")
-    w("        long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;")
+    w("    public void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,")
+    w("                            MemorySegment c, long cOff, long ldc) {")
+    w("        long pb = bpOff * 4;")
     for i in range(mr):
-        w(f"        long a{i} = aOff * 4 + {i} * rs;")
+        w(f"        int a{i} = aOff + {i} * rs;")
     w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
     w("        for (int p = 0; p < kc; p++) {")
     w("            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
     w("            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
-    w("            long q = (long) p * cs;")
     w("            FloatVector x;")
     for i in range(mr):
-        w(f"            x = FloatVector.broadcast(S, a.get(F, a{i} + q));")
+        w(f"            x = FloatVector.broadcast(S, a[a{i} + p]);")
         w(f"            c{i}_0 = x.fma(b0, c{i}_0);")
         w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
     w("            pb += 2 * VB;")

@@ -11,7 +11,8 @@ import java.util.Random;
 
 /**
  * A fast, JMH-free GEMM probe for tuning sessions: best-of-5 GFLOPS per shape and thread count.
- * {@code java -cp bench/target/benchmarks.jar dev.tessera.bench.GemmProbe [threads] [MxNxK,...]}
+ * {@code java -cp bench/target/benchmarks.jar dev.tessera.bench.GemmProbe [threads] [[NT:|TN:]MxNxK,...]}; the prefix
+ * transposes B (NT, as in dX = dY W^T) or A (TN, as in dW = X^T dY), the GEMMs of a training step's backward pass.
  */
 public final class GemmProbe {
     public static void main(String[] args) {
@@ -19,7 +20,8 @@ public final class GemmProbe {
         String shapes = args.length > 1 ? args[1] : GemmBenchmark.DEFAULT_SHAPES;
         Kernels k = KernelProvider.get();
         for (String sh : shapes.split(",")) {
-            String[] p = sh.split("x");
+            boolean ta = sh.startsWith("TN:"), tb = sh.startsWith("NT:");
+            String[] p = sh.substring(sh.indexOf(':') + 1).split("x");
             int m = Integer.parseInt(p[0]), n = Integer.parseInt(p[1]), kk = Integer.parseInt(p[2]);
             try (Arena arena = Arena.ofShared()) {
                 MemorySegment a = OffHeap.allocateFloats(arena, (long) m * kk), b = OffHeap.allocateFloats(arena, (long) kk * n), c = OffHeap.allocateFloats(arena, (long) m * n);
@@ -31,11 +33,12 @@ public final class GemmProbe {
                     double flops = 2.0 * m * n * kk;
                     int reps = (int) Math.max(3, 2e10 / flops);
                     long warm = System.nanoTime();
-                    while (System.nanoTime() - warm < 1_500_000_000L) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
+                    long lda = ta ? m : kk, ldb = tb ? kk : n;
+                    while (System.nanoTime() - warm < 1_500_000_000L) k.gemm(ta, tb, m, n, kk, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, n, Epilogue.NONE);
                     double best = Double.MAX_VALUE;
                     for (int round = 0; round < 5; round++) {
                         long t0 = System.nanoTime();
-                        for (int i = 0; i < reps; i++) k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE);
+                        for (int i = 0; i < reps; i++) k.gemm(ta, tb, m, n, kk, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, n, Epilogue.NONE);
                         best = Math.min(best, (System.nanoTime() - t0) / 1e9 / reps);
                     }
                     System.out.printf("{\"impl\":\"%s\",\"shape\":\"%s\",\"threads\":%s,\"gflops\":%.1f}%n", k.name(), sh, t, flops / best / 1e9);

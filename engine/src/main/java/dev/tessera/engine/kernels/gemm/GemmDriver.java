@@ -34,18 +34,19 @@ public final class GemmDriver {
     public Blocking blocking() { return blk; }
 
     private final class Buffers {
-        MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL, shared = MemorySegment.NULL;
+        MemorySegment b = MemorySegment.NULL;
+        float[] a = new float[0], shared = new float[0];
 
         /** All of A packed at once, read by every worker: owned by the calling thread. */
-        MemorySegment shared(long floats) {
-            if (shared.byteSize() < floats * 4) shared = OffHeap.allocateFloats(BUFFERS, floats);
+        float[] shared(long floats) {
+            if (shared.length < floats) shared = new float[Math.toIntExact(floats)];
             return shared;
         }
 
         final MemorySegment tile = OffHeap.allocateFloats(BUFFERS, (long) mr * nr);
 
-        MemorySegment a(long floats) {
-            if (a.byteSize() < floats * 4) a = OffHeap.allocateFloats(BUFFERS, floats);
+        float[] a(long floats) {
+            if (a.length < floats) a = new float[Math.toIntExact(floats)];
             return a;
         }
 
@@ -75,21 +76,21 @@ public final class GemmDriver {
             return;
         }
         // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
-        MemorySegment packedA = null;
+        float[] packedA = null;
         if (tn > 1 && alpha != 1f && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
-            MemorySegment shared = buffers.get().shared((long) mTiles * mr * k);
+            float[] shared = buffers.get().shared((long) mTiles * mr * k);
             int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, groups = Math.max(1, Math.min(mTiles, 2 * threads));
             Parallel.forEach(kBlocks * groups, t -> {
                 int q = t / groups, g = t % groups, pc = q * kcMax, kc = Math.min(kcMax, k - pc);
                 int p0 = split(mTiles, groups, g), p1 = split(mTiles, groups, g + 1);
                 if (p0 < p1) {
-                    long off = (long) mTiles * mr * pc + (long) p0 * mr * kc;
-                    packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared.asSlice(off * 4));
+                    int off = mTiles * mr * pc + p0 * mr * kc;
+                    packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared, off);
                 }
-            }, a, shared);
+            }, a);
             packedA = shared;
         }
-        MemorySegment pa = packedA;
+        float[] pa = packedA;
         Parallel.forEach(tm * tn, t -> {
             int ti = t / tn, tj = t % tn;
             int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
@@ -124,12 +125,13 @@ public final class GemmDriver {
 
     private void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int k, float alpha,
                        MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
-                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, MemorySegment packedA, int mTiles) {
+                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, float[] packedA, int mTiles) {
         Buffers buf = buffers.get();
         int kcMax = blk.kc(), ncMax = blk.nc();
         int mRows = m1 - m0;
         int mPanels = (mRows + mr - 1) / mr;
-        MemorySegment ap = packedA != null ? packedA : buf.a((long) mPanels * mr * Math.min(kcMax, k));
+        int kcA = Math.min(kcMax, k), rsMax = rowStride(kcA);
+        float[] ap = packedA != null ? packedA : buf.a((long) mPanels * mr * rsMax);
         MemorySegment bp = buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
         MemorySegment tile = buf.tile;
         for (int pc = 0; pc < k; pc += kcMax) {
@@ -137,23 +139,27 @@ public final class GemmDriver {
             float betaEff = pc == 0 ? beta : 1f;
             boolean last = pc + kc >= k;
             // With a shared pack, block pc starts after all earlier blocks, and this worker's rows at panel m0 / mr.
-            long apBase = packedA != null ? (long) mTiles * mr * pc + (long) (m0 / mr) * mr * kc : 0;
-            // Full row panels are read in place (rows of A, or columns when transposed, stream well from cache);
-            // only a short last panel is packed, zero-padded, so the kernel never reads past A.
-            boolean direct = packedA == null && alpha == 1f && !transA && fitsL1Sets(lda, kc);
-            int fullRows = mRows / mr * mr;
-            if (!direct && packedA == null) packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap);
-            if (direct && fullRows < mRows) packA(transA, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap);
+            int apBase = packedA != null ? mTiles * mr * pc + (m0 / mr) * mr * kc : 0;
+            // Rows of A (not transposed, alpha 1) are copied whole, rs apart, instead of interleaved: a bulk copy per
+            // row. Only a short last panel is packed, zero-padded, after them.
+            boolean rowsMode = packedA == null && alpha == 1f && !transA;
+            int rs = rowStride(kc), fullRows = mRows / mr * mr;
+            if (rowsMode) {
+                for (int i = 0; i < fullRows; i++) {
+                    MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
+                }
+                if (fullRows < mRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs);
+            } else if (packedA == null) {
+                packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0);
+            }
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
-                    long apOff = direct ? 0 : apBase + (long) (ir / mr) * mr * kc;
+                    boolean asRows = rowsMode && rows == mr;
+                    int apOff = asRows ? ir * rs : rowsMode ? fullRows * rs : apBase + ir * kc;
                     int i = m0 + ir;
-                    boolean inPlace = direct && rows == mr;
-                    long aPanel = transA ? aOff + (long) pc * lda + i : aOff + (long) i * lda + pc;
-                    long rsA = transA ? 1 : lda, csA = transA ? lda : 1;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
                         long bpOff = (long) (jr / nr) * nr * kc;
@@ -166,7 +172,7 @@ public final class GemmDriver {
                         boolean toC = betaEff == 0f && cols == nr && rows == mr;
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
-                        if (inPlace) uk.computeStridedA(kc, a, aPanel, rsA, csA, bp, bpOff, dst, dOff, dLd);
+                        if (asRows) uk.computeRows(kc, ap, apOff, rs, bp, bpOff, dst, dOff, dLd);
                         else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                     }
@@ -179,49 +185,41 @@ public final class GemmDriver {
     }
 
     /**
-     * Whether mr rows of kc floats, lda apart, can sit in a 64-set, 8-way L1 at once. Row strides near a multiple of
-     * 4 KiB put every row in the same sets (lda = 1024 or 3072 halved the speed), so those shapes are packed instead.
+     * Floats between copied rows of A: kc plus one cache line, so that the mr rows the micro-kernel streams at once
+     * never share L1 sets the way rows 4 KiB apart do (lda = 1024 or 3072 read in place halved the speed).
      */
-    private boolean fitsL1Sets(long lda, int kc) {
-        int[] perSet = new int[64];
-        int lines = (kc * 4 + 63) / 64 + 1;
-        for (int i = 0; i < mr; i++) {
-            long start = i * lda * 4 / 64;
-            for (int l = 0; l < lines; l++) {
-                if (++perSet[(int) ((start + l) & 63)] > 5) return false;
-            }
-        }
-        return true;
+    private static int rowStride(int kc) {
+        return (kc + 15) / 16 * 16 + 16;
     }
 
-    /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels: ap[panel][p][i], zero padded, scaled by alpha. */
-    private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, MemorySegment ap) {
+    /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels from ap[apBase]: [panel][p][i], zero padded, scaled by alpha. */
+    private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, float[] ap, int apBase) {
         int rowsTotal = m1 - m0;
         for (int ir = 0; ir < rowsTotal; ir += mr) {
             int rows = Math.min(mr, rowsTotal - ir);
-            long base = (long) (ir / mr) * mr * kc;
+            int base = apBase + ir * kc;
             if (!transA) {
                 // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
                 for (int i = 0; i < rows; i++) {
                     long src = aOff + (long) (m0 + ir + i) * lda + pc;
-                    long dst = base + i;
-                    if (alpha == 1f) {
-                        for (int p = 0; p < kc; p++) ap.setAtIndex(F, dst + (long) p * mr, a.getAtIndex(F, src + p));
-                    } else {
-                        for (int p = 0; p < kc; p++) ap.setAtIndex(F, dst + (long) p * mr, alpha * a.getAtIndex(F, src + p));
-                    }
+                    int dst = base + i;
+                    for (int p = 0; p < kc; p++) ap[dst + p * mr] = alpha * a.getAtIndex(F, src + p);
                 }
             } else {
                 // A(i, p) at aOff + p*lda + i: each k step is a contiguous run of rows.
                 for (int p = 0; p < kc; p++) {
                     long src = aOff + (long) (pc + p) * lda + m0 + ir;
-                    long dst = base + (long) p * mr;
-                    for (int i = 0; i < rows; i++) ap.setAtIndex(F, dst + i, alpha * a.getAtIndex(F, src + i));
+                    if (alpha == 1f) {
+                        MemorySegment.copy(a, F, src * 4, ap, base + p * mr, rows);
+                    } else {
+                        int dst = base + p * mr;
+                        for (int i = 0; i < rows; i++) ap[dst + i] = alpha * a.getAtIndex(F, src + i);
+                    }
                 }
             }
             if (rows < mr) {
                 for (int p = 0; p < kc; p++) {
-                    for (int i = rows; i < mr; i++) ap.setAtIndex(F, base + (long) p * mr + i, 0f);
+                    for (int i = rows; i < mr; i++) ap[base + p * mr + i] = 0f;
                 }
             }
         }

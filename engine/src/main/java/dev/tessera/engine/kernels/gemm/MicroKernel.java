@@ -4,24 +4,26 @@ import dev.tessera.engine.kernels.Epilogue;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The register-blocked heart of GEMM: an mr x nr tile of C from an A micro-panel (kc x mr, column of mr per k) and a
- * B micro-panel (kc x nr, row of nr per k). Offsets in floats. Implementations hold the whole tile in registers.
+ * The register-blocked heart of GEMM: an mr x nr tile of C from an A micro-panel (kc x mr) and a B micro-panel (kc x nr,
+ * row of nr per k). Offsets in floats. Implementations hold the whole tile in registers.
  */
 public interface MicroKernel {
     int mr();
 
     int nr();
 
-    /** C[mr x nr] = Ap * Bp (C is overwritten, never read; the driver merges any beta). */
-    void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
-                 MemorySegment c, long cOff, long ldc);
+    /**
+     * C[mr x nr] = Ap * Bp (C is overwritten, never read; the driver merges any beta). Ap is packed on the heap, mr
+     * floats per k step from apOff: A's scalars read from a float[] keep the method small enough for C1 (see the
+     * generator).
+     */
+    void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
 
     /**
-     * As {@link #compute} but reading A unpacked: element (i, p) of the mr x kc block at aOff + i*rsA + p*csA. Saves
-     * packing A when its rows (or, transposed, its columns) are already contiguous enough to stream from cache.
+     * As {@link #compute} but with A as mr rows of kc floats, rs apart, from aOff: rows of A copied whole, which is
+     * cheaper than interleaving them.
      */
-    void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
-                         MemorySegment c, long cOff, long ldc);
+    void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
 
     /** C[rows x cols] = tile (rows nr apart) + beta * C; beta == 0 does not read C. */
     void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc);

@@ -3,7 +3,6 @@ package dev.tessera.engine.kernels.simd;
 import dev.tessera.engine.kernels.Epilogue;
 import dev.tessera.engine.kernels.gemm.MicroKernel;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -18,57 +17,57 @@ final class MicroKernel12x2v implements MicroKernel {
     private static final long VB = L * 4L;
     private static final int MR = 12;
     private static final ByteOrder NO = ByteOrder.nativeOrder();
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     @Override public int mr() { return MR; }
     @Override public int nr() { return 2 * L; }
 
     @Override
-    public void compute(int kc, MemorySegment ap, long apOff, MemorySegment bp, long bpOff,
+    public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff,
                         MemorySegment c, long cOff, long ldc) {
-        long pa = apOff * 4, pb = bpOff * 4;
+        int pa = apOff;
+        long pb = bpOff * 4;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S), c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S), c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S), c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
             FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
             FloatVector a;
-            a = FloatVector.broadcast(S, ap.get(F, pa + 0));
+            a = FloatVector.broadcast(S, ap[pa + 0]);
             c0_0 = a.fma(b0, c0_0);
             c0_1 = a.fma(b1, c0_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 4));
+            a = FloatVector.broadcast(S, ap[pa + 1]);
             c1_0 = a.fma(b0, c1_0);
             c1_1 = a.fma(b1, c1_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 8));
+            a = FloatVector.broadcast(S, ap[pa + 2]);
             c2_0 = a.fma(b0, c2_0);
             c2_1 = a.fma(b1, c2_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 12));
+            a = FloatVector.broadcast(S, ap[pa + 3]);
             c3_0 = a.fma(b0, c3_0);
             c3_1 = a.fma(b1, c3_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 16));
+            a = FloatVector.broadcast(S, ap[pa + 4]);
             c4_0 = a.fma(b0, c4_0);
             c4_1 = a.fma(b1, c4_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 20));
+            a = FloatVector.broadcast(S, ap[pa + 5]);
             c5_0 = a.fma(b0, c5_0);
             c5_1 = a.fma(b1, c5_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 24));
+            a = FloatVector.broadcast(S, ap[pa + 6]);
             c6_0 = a.fma(b0, c6_0);
             c6_1 = a.fma(b1, c6_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 28));
+            a = FloatVector.broadcast(S, ap[pa + 7]);
             c7_0 = a.fma(b0, c7_0);
             c7_1 = a.fma(b1, c7_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 32));
+            a = FloatVector.broadcast(S, ap[pa + 8]);
             c8_0 = a.fma(b0, c8_0);
             c8_1 = a.fma(b1, c8_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 36));
+            a = FloatVector.broadcast(S, ap[pa + 9]);
             c9_0 = a.fma(b0, c9_0);
             c9_1 = a.fma(b1, c9_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 40));
+            a = FloatVector.broadcast(S, ap[pa + 10]);
             c10_0 = a.fma(b0, c10_0);
             c10_1 = a.fma(b1, c10_1);
-            a = FloatVector.broadcast(S, ap.get(F, pa + 44));
+            a = FloatVector.broadcast(S, ap[pa + 11]);
             c11_0 = a.fma(b0, c11_0);
             c11_1 = a.fma(b1, c11_1);
-            pa += 48;
+            pa += 12;
             pb += 2 * VB;
         }
         long cb = cOff * 4, ld = ldc * 4;
@@ -87,61 +86,60 @@ final class MicroKernel12x2v implements MicroKernel {
     }
 
     @Override
-    public void computeStridedA(int kc, MemorySegment a, long aOff, long rsA, long csA, MemorySegment bp, long bpOff,
-                                MemorySegment c, long cOff, long ldc) {
-        long pb = bpOff * 4, rs = rsA * 4, cs = csA * 4;
-        long a0 = aOff * 4 + 0 * rs;
-        long a1 = aOff * 4 + 1 * rs;
-        long a2 = aOff * 4 + 2 * rs;
-        long a3 = aOff * 4 + 3 * rs;
-        long a4 = aOff * 4 + 4 * rs;
-        long a5 = aOff * 4 + 5 * rs;
-        long a6 = aOff * 4 + 6 * rs;
-        long a7 = aOff * 4 + 7 * rs;
-        long a8 = aOff * 4 + 8 * rs;
-        long a9 = aOff * 4 + 9 * rs;
-        long a10 = aOff * 4 + 10 * rs;
-        long a11 = aOff * 4 + 11 * rs;
+    public void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,
+                            MemorySegment c, long cOff, long ldc) {
+        long pb = bpOff * 4;
+        int a0 = aOff + 0 * rs;
+        int a1 = aOff + 1 * rs;
+        int a2 = aOff + 2 * rs;
+        int a3 = aOff + 3 * rs;
+        int a4 = aOff + 4 * rs;
+        int a5 = aOff + 5 * rs;
+        int a6 = aOff + 6 * rs;
+        int a7 = aOff + 7 * rs;
+        int a8 = aOff + 8 * rs;
+        int a9 = aOff + 9 * rs;
+        int a10 = aOff + 10 * rs;
+        int a11 = aOff + 11 * rs;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c8_0 = FloatVector.zero(S), c8_1 = FloatVector.zero(S), c9_0 = FloatVector.zero(S), c9_1 = FloatVector.zero(S), c10_0 = FloatVector.zero(S), c10_1 = FloatVector.zero(S), c11_0 = FloatVector.zero(S), c11_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
             FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
-            long q = (long) p * cs;
             FloatVector x;
-            x = FloatVector.broadcast(S, a.get(F, a0 + q));
+            x = FloatVector.broadcast(S, a[a0 + p]);
             c0_0 = x.fma(b0, c0_0);
             c0_1 = x.fma(b1, c0_1);
-            x = FloatVector.broadcast(S, a.get(F, a1 + q));
+            x = FloatVector.broadcast(S, a[a1 + p]);
             c1_0 = x.fma(b0, c1_0);
             c1_1 = x.fma(b1, c1_1);
-            x = FloatVector.broadcast(S, a.get(F, a2 + q));
+            x = FloatVector.broadcast(S, a[a2 + p]);
             c2_0 = x.fma(b0, c2_0);
             c2_1 = x.fma(b1, c2_1);
-            x = FloatVector.broadcast(S, a.get(F, a3 + q));
+            x = FloatVector.broadcast(S, a[a3 + p]);
             c3_0 = x.fma(b0, c3_0);
             c3_1 = x.fma(b1, c3_1);
-            x = FloatVector.broadcast(S, a.get(F, a4 + q));
+            x = FloatVector.broadcast(S, a[a4 + p]);
             c4_0 = x.fma(b0, c4_0);
             c4_1 = x.fma(b1, c4_1);
-            x = FloatVector.broadcast(S, a.get(F, a5 + q));
+            x = FloatVector.broadcast(S, a[a5 + p]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
-            x = FloatVector.broadcast(S, a.get(F, a6 + q));
+            x = FloatVector.broadcast(S, a[a6 + p]);
             c6_0 = x.fma(b0, c6_0);
             c6_1 = x.fma(b1, c6_1);
-            x = FloatVector.broadcast(S, a.get(F, a7 + q));
+            x = FloatVector.broadcast(S, a[a7 + p]);
             c7_0 = x.fma(b0, c7_0);
             c7_1 = x.fma(b1, c7_1);
-            x = FloatVector.broadcast(S, a.get(F, a8 + q));
+            x = FloatVector.broadcast(S, a[a8 + p]);
             c8_0 = x.fma(b0, c8_0);
             c8_1 = x.fma(b1, c8_1);
-            x = FloatVector.broadcast(S, a.get(F, a9 + q));
+            x = FloatVector.broadcast(S, a[a9 + p]);
             c9_0 = x.fma(b0, c9_0);
             c9_1 = x.fma(b1, c9_1);
-            x = FloatVector.broadcast(S, a.get(F, a10 + q));
+            x = FloatVector.broadcast(S, a[a10 + p]);
             c10_0 = x.fma(b0, c10_0);
             c10_1 = x.fma(b1, c10_1);
-            x = FloatVector.broadcast(S, a.get(F, a11 + q));
+            x = FloatVector.broadcast(S, a[a11 + p]);
             c11_0 = x.fma(b0, c11_0);
             c11_1 = x.fma(b1, c11_1);
             pb += 2 * VB;
