@@ -29,10 +29,18 @@ final class FusedAttention {
     /** Per-thread scratch, grown to the largest head seen and then reused. */
     private static final class Scratch {
         MemorySegment seg = MemorySegment.NULL;
+        float[] rows = new float[0], cols = new float[0];
 
         MemorySegment get(long floats) {
             if (seg.byteSize() < floats * 4) seg = OffHeap.allocateFloats(ARENA, floats);
             return seg;
+        }
+
+        /** Heap room for transposing an n x d head (see packKT). */
+        Scratch transposeRoom(int n, int d, int np) {
+            if (rows.length < n * d) rows = new float[n * d];
+            if (cols.length < d * np) cols = new float[d * np];
+            return this;
         }
     }
 
@@ -71,7 +79,7 @@ final class FusedAttention {
             int b = bh / s.heads(), h = bh % s.heads();
             MemorySegment w = scratch.get().get(lay.total());
             long base = b * s.sB() + h * s.sH();
-            packKT(s, k, kOff + base, w, lay.kT(), lay.np());
+            packKT(s, k, kOff + base, w, lay.kT(), lay.np(), scratch.get());
             packRows(s, v, vOff + base, w, lay.vP(), lay.np(), lay.dp());
             float[] m = new float[R], l = new float[R], lanes = new float[L];
             for (int i0 = 0; i0 < lay.n(); i0 += R) {
@@ -241,13 +249,18 @@ final class FusedAttention {
     }
 
     /** K rows of one head transposed into kT[d x np], columns past n zeroed. */
-    private static void packKT(AttentionShape s, MemorySegment k, long base, MemorySegment w, long kT, int np) {
+    private static void packKT(AttentionShape s, MemorySegment k, long base, MemorySegment w, long kT, int np, Scratch room) {
+        // Through heap arrays: bulk copies in and out, the transpose itself on float[]. Element by element on
+        // segments it took ~5 ns per float, 9% of a D=128 training step.
         int n = s.tokens(), d = s.headDim();
-        for (int j = 0; j < n; j++) {
-            long src = base + j * s.sN();
-            for (int t = 0; t < d; t++) w.setAtIndex(F, kT + (long) t * np + j, k.getAtIndex(F, src + t));
+        float[] rows = room.transposeRoom(n, d, np).rows, cols = room.cols;
+        for (int j = 0; j < n; j++) MemorySegment.copy(k, F, (base + j * s.sN()) * 4, rows, j * d, d);
+        for (int t = 0; t < d; t++) {
+            int o = t * np;
+            for (int j = 0; j < n; j++) cols[o + j] = rows[j * d + t];
+            java.util.Arrays.fill(cols, o + n, o + np, 0f);
         }
-        for (int t = 0; t < d; t++) for (int j = n; j < np; j++) w.setAtIndex(F, kT + (long) t * np + j, 0f);
+        MemorySegment.copy(cols, 0, w, F, kT * 4, d * np);
     }
 
     /** Rows of one head into rows[np x dp], padding zeroed. */
@@ -271,8 +284,8 @@ final class FusedAttention {
             long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
             int n = lay.n(), d = lay.d(), np = lay.np(), dp = lay.dp();
             float sc = scale[h];
-            packKT(s, k, kOff + base, w, lay.kT(), np);
-            packKT(s, v, vOff + base, w, lay.vT(), np);
+            packKT(s, k, kOff + base, w, lay.kT(), np, scratch.get());
+            packKT(s, v, vOff + base, w, lay.vT(), np, scratch.get());
             packRows(s, k, kOff + base, w, lay.kP(), np, dp);
             zero(w, lay.dK(), 2L * np * dp);
             float[] lrow = new float[R], di = new float[R], lanes = new float[L];

@@ -247,49 +247,65 @@ public final class SimdKernels extends ScalarKernels {
                                   MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
                                   MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int rows, int cols) {
-        float[] lanes = new float[L];
+        // Two passes per row, each a method of its own: as one 904-byte method C1 ran out of virtual registers
+        // (see gen_microkernels.py for what that can cost).
+        float[] lanes = new float[L], sums = new float[2];
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
             float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
-            FloatVector vg = FloatVector.zero(S), vgx = FloatVector.zero(S);
-            int j = 0;
-            for (; j <= cols - L; j += L) {
-                FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs);
-                FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
-                FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
-                vg = vg.add(g);
-                vgx = g.fma(xhat, vgx);
-                if (dgamma != null) d.fma(xhat, FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
-                if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
-            }
-            vg.intoArray(lanes, 0);
-            float sg = SimdMath.sum(lanes);
-            vgx.intoArray(lanes, 0);
-            float sgx = SimdMath.sum(lanes);
-            for (; j < cols; j++) {
-                float xhat = (x.getAtIndex(F, xOff + o + j) - mu) * rs;
-                float d = dy.getAtIndex(F, dyOff + o + j);
-                float g = gamma == null ? d : d * gamma.getAtIndex(F, gOff + j);
-                sg += g;
-                sgx += g * xhat;
-                if (dgamma != null) dgamma.setAtIndex(F, dgOff + j, dgamma.getAtIndex(F, dgOff + j) + d * xhat);
-                if (dbeta != null) dbeta.setAtIndex(F, dbOff + j, dbeta.getAtIndex(F, dbOff + j) + d);
-            }
-            float mg = sg / cols, mgx = sgx / cols;
-            j = 0;
-            for (; j <= cols - L; j += L) {
-                FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs);
-                FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
-                FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
-                FloatVector v = g.sub(mg).sub(xhat.mul(mgx)).mul(rs);
-                v.add(FloatVector.fromMemorySegment(S, dx, (dxOff + o + j) * 4, NO)).intoMemorySegment(dx, (dxOff + o + j) * 4, NO);
-            }
-            for (; j < cols; j++) {
-                float xhat = (x.getAtIndex(F, xOff + o + j) - mu) * rs;
-                float d = dy.getAtIndex(F, dyOff + o + j);
-                float g = gamma == null ? d : d * gamma.getAtIndex(F, gOff + j);
-                dx.setAtIndex(F, dxOff + o + j, dx.getAtIndex(F, dxOff + o + j) + rs * (g - mg - xhat * mgx));
-            }
+            layerNormGradSums(x, xOff + o, gamma, gOff, mu, rs, dy, dyOff + o, dgamma, dgOff, dbeta, dbOff, cols, lanes, sums);
+            layerNormGradApply(x, xOff + o, gamma, gOff, mu, rs, dy, dyOff + o, dx, dxOff + o, cols, sums[0] / cols, sums[1] / cols);
+        }
+    }
+
+    /** sums = [sum g, sum g xhat] with g = dy * gamma over one row; dgamma += dy xhat, dbeta += dy. */
+    private static void layerNormGradSums(MemorySegment x, long xr, MemorySegment gamma, long gOff, float mu, float rs,
+                                          MemorySegment dy, long dyr, MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff,
+                                          int cols, float[] lanes, float[] sums) {
+        FloatVector vg = FloatVector.zero(S), vgx = FloatVector.zero(S);
+        int j = 0;
+        for (; j <= cols - L; j += L) {
+            FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu).mul(rs);
+            FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyr + j) * 4, NO);
+            FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
+            vg = vg.add(g);
+            vgx = g.fma(xhat, vgx);
+            if (dgamma != null) d.fma(xhat, FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
+            if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
+        }
+        vg.intoArray(lanes, 0);
+        float sg = SimdMath.sum(lanes);
+        vgx.intoArray(lanes, 0);
+        float sgx = SimdMath.sum(lanes);
+        for (; j < cols; j++) {
+            float xhat = (x.getAtIndex(F, xr + j) - mu) * rs;
+            float d = dy.getAtIndex(F, dyr + j);
+            float g = gamma == null ? d : d * gamma.getAtIndex(F, gOff + j);
+            sg += g;
+            sgx += g * xhat;
+            if (dgamma != null) dgamma.setAtIndex(F, dgOff + j, dgamma.getAtIndex(F, dgOff + j) + d * xhat);
+            if (dbeta != null) dbeta.setAtIndex(F, dbOff + j, dbeta.getAtIndex(F, dbOff + j) + d);
+        }
+        sums[0] = sg;
+        sums[1] = sgx;
+    }
+
+    /** dx += rs (g - mean g - xhat mean(g xhat)) over one row. */
+    private static void layerNormGradApply(MemorySegment x, long xr, MemorySegment gamma, long gOff, float mu, float rs,
+                                           MemorySegment dy, long dyr, MemorySegment dx, long dxr, int cols, float mg, float mgx) {
+        int j = 0;
+        for (; j <= cols - L; j += L) {
+            FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu).mul(rs);
+            FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyr + j) * 4, NO);
+            FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
+            FloatVector v = g.sub(mg).sub(xhat.mul(mgx)).mul(rs);
+            v.add(FloatVector.fromMemorySegment(S, dx, (dxr + j) * 4, NO)).intoMemorySegment(dx, (dxr + j) * 4, NO);
+        }
+        for (; j < cols; j++) {
+            float xhat = (x.getAtIndex(F, xr + j) - mu) * rs;
+            float d = dy.getAtIndex(F, dyr + j);
+            float g = gamma == null ? d : d * gamma.getAtIndex(F, gOff + j);
+            dx.setAtIndex(F, dxr + j, dx.getAtIndex(F, dxr + j) + rs * (g - mg - xhat * mgx));
         }
     }
 
