@@ -1,0 +1,20 @@
+/**
+ * The Vector API kernels, loaded only when {@code jdk.incubator.vector} is readable (see KernelProvider).
+ *
+ * <p>Rules this package keeps, each learned from a measured failure on HotSpot 25:
+ * <ul>
+ *   <li>No method of ours takes or returns a vector (VectorBoundaryTest checks it). C2 inlines our methods only while a
+ *       compilation is under its node budget (NodeCountInliningCutoff), and only JDK code may use {@code @ForceInline};
+ *       a vector crossing a call that C2 declined is boxed. Helpers like exp(FloatVector) made a training step
+ *       allocate 0.2 to 3.3 GB, different from run to run. Math that several kernels need is a loop over memory
+ *       (SimdMath.expShift); lane sums spill to a caller-owned float[].</li>
+ *   <li>Methods stay small enough for C1. C1 inlines the Vector API whole and, on methods of ~900 bytecodes and up, ran
+ *       out of virtual registers. If that happens after a quick tier-2 compile, the tiered policy never moves the
+ *       method on to C2 and it runs boxed in C1 code for good (GEMM at 2 GFLOPS). Scalar reads through
+ *       MemorySegment.get cost C1 the most; the GEMM micro-kernels read A from a float[] for that reason.</li>
+ *   <li>No asSlice() in hot code: C2 did not scalar-replace the slice.</li>
+ * </ul>
+ * To look: {@code -XX:+PrintCompilation} (COMPILE SKIPPED lines), JFR's jdk.ObjectAllocationSample, and
+ * {@code -XX:+UnlockDiagnosticVMOptions -XX:CompileCommand=PrintInlining,CLASS::METHOD}.
+ */
+package dev.tessera.engine.kernels.simd;
