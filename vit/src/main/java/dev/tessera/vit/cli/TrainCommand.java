@@ -27,10 +27,22 @@ final class TrainCommand {
         return ViTConfig.of(28, 28, 1, 4, 128, 6, 4, 256, 10);
     }
 
+    /** "--randaugment N,M": N operations per image at magnitude M of 30 (e.g. 2,9); absent or "0" means off. */
+    static dev.tessera.vit.data.RandAugment.Policy randAugment(String spec) {
+        if (spec == null || spec.equals("0")) return dev.tessera.vit.data.RandAugment.Policy.NONE;
+        String[] p = spec.split(",");
+        try {
+            if (p.length != 2) throw new NumberFormatException();
+            return new dev.tessera.vit.data.RandAugment.Policy(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
+        } catch (NumberFormatException e) {
+            throw new UsageException("--randaugment takes N,M (operations per image, magnitude 0-30), e.g. 2,9; got '" + spec + "'");
+        }
+    }
+
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
-                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop"));
+                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
@@ -55,6 +67,7 @@ final class TrainCommand {
                 .withAugment(a.integer("crop-pad", tc.cropPad()), Boolean.parseBoolean(a.str("flip", Boolean.toString(tc.flip()))))
                 .withEma(a.flt("ema", tc.emaDecay()));
         tc = tc.withInceptionCrop(a.flt("inception-crop", 0f));
+        tc = tc.withRandAugment(randAugment(a.str("randaugment", null)));
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
         String data = a.str("data", null);

@@ -7,7 +7,7 @@ package dev.tessera.vit.train;
 public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay, float warmupEpochs, float minLrRatio,
                           float labelSmoothing, float clipNorm, float emaDecay, int cropPad, boolean flip,
                           long seed, int threads, int evalBatch, dev.tessera.vit.data.Mixing mixing,
-                          float inceptionScale) {
+                          float inceptionScale, dev.tessera.vit.data.RandAugment.Policy randAugment) {
 
     public TrainConfig {
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
@@ -17,6 +17,7 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
         if (labelSmoothing < 0 || labelSmoothing >= 1) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
         if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("EMA decay must be in [0, 1) (0 = off)");
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        if (randAugment == null) throw new IllegalArgumentException("RandAugment policy must not be null (use Policy.NONE)");
         if (inceptionScale < 0 || inceptionScale >= 1) throw new IllegalArgumentException("Inception crop min scale must be in [0, 1) (0 = off)");
     }
 
@@ -26,19 +27,20 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
      */
     public static TrainConfig fashionMnist() {
         return new TrainConfig(10, 128, 1e-3f, 0.05f, 2f, 0.01f, 0.1f, 1f, 0f, 2, true, 0, Runtime.getRuntime().availableProcessors(), 500,
-                dev.tessera.vit.data.Mixing.NONE, 0f);
+                dev.tessera.vit.data.Mixing.NONE, 0f, dev.tessera.vit.data.RandAugment.Policy.NONE);
     }
 
-    public TrainConfig withEpochs(int e) { return new TrainConfig(e, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withBatchSize(int b) { return new TrainConfig(epochs, b, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withLr(float l) { return new TrainConfig(epochs, batchSize, l, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withWeightDecay(float w) { return new TrainConfig(epochs, batchSize, lr, w, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withSeed(long s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, s, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withThreads(int t) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, t, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withWarmup(float w) { return new TrainConfig(epochs, batchSize, lr, weightDecay, w, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withSmoothing(float s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, s, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withAugment(int pad, boolean fl) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, pad, fl, seed, threads, evalBatch, mixing, inceptionScale); }
-    public TrainConfig withMixing(dev.tessera.vit.data.Mixing m) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, m, inceptionScale); }
-    public TrainConfig withInceptionCrop(float minScale) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, minScale); }
-    public TrainConfig withEma(float d) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, d, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale); }
+    public TrainConfig withEpochs(int e) { return new TrainConfig(e, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withBatchSize(int b) { return new TrainConfig(epochs, b, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withLr(float l) { return new TrainConfig(epochs, batchSize, l, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withWeightDecay(float w) { return new TrainConfig(epochs, batchSize, lr, w, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withSeed(long s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, s, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withThreads(int t) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, t, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withWarmup(float w) { return new TrainConfig(epochs, batchSize, lr, weightDecay, w, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withSmoothing(float s) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, s, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withAugment(int pad, boolean fl) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, pad, fl, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withMixing(dev.tessera.vit.data.Mixing m) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, m, inceptionScale, randAugment); }
+    public TrainConfig withInceptionCrop(float minScale) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, minScale, randAugment); }
+    public TrainConfig withEma(float d) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, d, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
+    public TrainConfig withRandAugment(dev.tessera.vit.data.RandAugment.Policy p) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, p); }
 }

@@ -81,6 +81,7 @@ public final class Trainer {
         if (recipe.inceptionScale() > 0) augments.add(Augment.inceptionCrop(recipe.inceptionScale()));
         if (recipe.cropPad() > 0) augments.add(Augment.randomCrop(recipe.cropPad(), background));
         if (recipe.flip()) augments.add(Augment.horizontalFlip());
+        if (recipe.randAugment().enabled()) augments.add(new dev.tessera.vit.data.RandAugment(recipe.randAugment(), mean, std));
 
         try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
             AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
