@@ -80,6 +80,8 @@ class GradCheckTest {
             Tensor mask = diagonalMask ? Tensor.zeros(a, n, n) : null;
             if (mask != null) for (int i = 0; i < n; i++) mask.set(Float.NEGATIVE_INFINITY, i, i);
             check("attention", (t, i) -> Ops.attention(t, i[0], h, i[1], mask), qkv, scale);
+            // Dropout's mask is a hash of (seed, head, i, j): the same in every evaluation, so differences apply.
+            check("attention with dropout", (t, i) -> Ops.attention(t, i[0], h, i[1], mask, 0.3f, 11L), qkv, scale);
         }
     }
 

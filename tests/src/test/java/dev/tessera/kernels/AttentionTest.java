@@ -2,6 +2,7 @@ package dev.tessera.kernels;
 
 import static dev.tessera.Fixtures.*;
 
+import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Epilogue;
 import java.lang.foreign.Arena;
@@ -40,8 +41,9 @@ class AttentionTest {
 
     @Property(tries = 50)
     void fusedEqualsNaiveForwardAndBackward(@ForAll("tokens") int n, @ForAll("headDims") int d, @ForAll("masks") String maskKind,
-                                            @ForAll boolean twoBatches, @ForAll boolean threeHeads) {
+                                            @ForAll boolean twoBatches, @ForAll boolean threeHeads, @ForAll boolean dropout) {
         int b = twoBatches ? 2 : 1, h = threeHeads ? 3 : 1;
+        AttentionDropout drop = dropout ? new AttentionDropout(0.3f, 17L) : AttentionDropout.NONE;
         AttentionShape s = AttentionShape.packedQkv(b, n, h, d);
         long qkvLen = (long) b * n * 3 * h * d, oLen = (long) b * n * h * d, dim = (long) h * d;
         float[] scale = new float[h];
@@ -49,16 +51,16 @@ class AttentionTest {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment qkv = random(arena, qkvLen, 1), mask = mask(arena, maskKind, n);
             MemorySegment o0 = random(arena, oLen, 0), o1 = random(arena, oLen, 0), l0 = random(arena, (long) b * h * n, 0), l1 = random(arena, (long) b * h * n, 0);
-            REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, o0, 0, l0, 0);
-            FAST.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, o1, 0, l1, 0);
+            REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o0, 0, l0, 0);
+            FAST.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o1, 0, l1, 0);
             assertClose("attention out", o0, o1, oLen, 1e-5, 1e-4);
             assertClose("attention lse", l0, l1, (long) b * h * n, 1e-5, 1e-5);
 
             MemorySegment dO = random(arena, oLen, 7);
             MemorySegment g0 = random(arena, qkvLen, 8), g1 = copy(arena, g0);
             double[] ds0 = new double[h], ds1 = new double[h];
-            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
-            FAST.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
+            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
+            FAST.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
             assertClose("attention dqkv", g0, g1, qkvLen, 1e-4, 1e-3);
             for (int i = 0; i < h; i++) {
                 if (Math.abs(ds0[i] - ds1[i]) > 1e-3 + 1e-3 * Math.abs(ds0[i])) throw new AssertionError("dscale[" + i + "] " + ds0[i] + " vs " + ds1[i]);
@@ -80,5 +82,23 @@ class AttentionTest {
             FAST.attention(s, q, 0, k, 0, v, 0, new float[] {scale}, null, 0, o1, 0, lse, 0);
             assertClose("fused vs GEMM attention", o0, o1, (long) n * d, 1e-5, 1e-4);
         }
+    }
+
+    @Example
+    void dropoutDropsItsRateAndScalesTheRest() {
+        AttentionDropout d = new AttentionDropout(0.25f, 3L);
+        int dropped = 0, total = 0;
+        for (int bh = 0; bh < 4; bh++) {
+            for (int i = 0; i < 100; i++) {
+                for (int j = 0; j < 100; j++, total++) {
+                    float f = d.factor(bh, i, j);
+                    if (f == 0f) dropped++;
+                    else if (Math.abs(f - 1f / 0.75f) > 1e-6f) throw new AssertionError("kept factor " + f);
+                }
+            }
+        }
+        double rate = (double) dropped / total;
+        if (Math.abs(rate - 0.25) > 0.01) throw new AssertionError("dropped " + rate + " of the probabilities, want 0.25");
+        if (d.factor(1, 2, 3) != new AttentionDropout(0.25f, 3L).factor(1, 2, 3)) throw new AssertionError("not a function of (seed, bh, i, j)");
     }
 }

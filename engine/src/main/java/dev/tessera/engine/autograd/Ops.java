@@ -1,6 +1,7 @@
 package dev.tessera.engine.autograd;
 
 import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Epilogue;
 import dev.tessera.engine.kernels.Kernels;
@@ -473,6 +474,14 @@ public final class Ops {
      * scale: (H), a parameter when learnable (LSA's temperature), else a constant tensor. mask: additive (N, N) or null.
      */
     public static Tensor attention(Tape tape, Tensor qkv, int heads, Tensor scale, Tensor mask) {
+        return attention(tape, qkv, heads, scale, mask, 0f, 0L);
+    }
+
+    /**
+     * As above, with dropout of rate {@code dropout} on the attention probabilities while the tape records (seeded by
+     * {@code seed}; inference and no-grad tapes never drop).
+     */
+    public static Tensor attention(Tape tape, Tensor qkv, int heads, Tensor scale, Tensor mask, float dropout, long seed) {
         requireContiguous("attention", qkv, scale, mask);
         if (qkv.rank() != 3 || qkv.dim(2) % (3 * heads) != 0) {
             throw new TensorException("attention: qkv " + qkv.shapeString() + " is not (B, N, 3*H*d) with H=" + heads);
@@ -481,6 +490,7 @@ public final class Ops {
         if (scale.numel() != heads) throw new TensorException("attention: scale " + scale.shapeString() + " for " + heads + " heads");
         if (mask != null && (mask.numel() != (long) n * n)) throw new TensorException("attention: mask " + mask.shapeString() + " for N=" + n);
         AttentionShape s = AttentionShape.packedQkv(b, n, heads, d);
+        AttentionDropout drop = tape.recording() && dropout > 0 ? new AttentionDropout(dropout, seed) : AttentionDropout.NONE;
         Kernels k = tape.kernels();
         Tensor o = tape.workspace().allocate(b, n, dim);
         Tensor lse = tape.workspace().allocate(b, heads, n);
@@ -488,13 +498,13 @@ public final class Ops {
         MemorySegment q = qkv.segment();
         long base = qkv.offset();
         k.attention(s, q, base, q, base + dim, q, base + 2L * dim, sc, mask == null ? null : mask.segment(), mask == null ? 0 : mask.offset(),
-                o.segment(), o.offset(), lse.segment(), lse.offset());
+                drop, o.segment(), o.offset(), lse.segment(), lse.offset());
         if (tape.needsGrad(qkv, scale)) {
             tape.record(o, () -> {
                 Tensor dO = tape.grad(o), dqkv = tape.grad(qkv);
                 double[] ds = scale.requiresGrad() ? new double[heads] : null;
                 k.attentionBackward(s, q, base, q, base + dim, q, base + 2L * dim, sc, mask == null ? null : mask.segment(), mask == null ? 0 : mask.offset(),
-                        o.segment(), o.offset(), dO.segment(), dO.offset(), lse.segment(), lse.offset(),
+                        drop, o.segment(), o.offset(), dO.segment(), dO.offset(), lse.segment(), lse.offset(),
                         dqkv.segment(), dqkv.offset(), dqkv.segment(), dqkv.offset() + dim, dqkv.segment(), dqkv.offset() + 2L * dim, ds);
                 if (ds != null) {
                     Tensor g = tape.grad(scale);

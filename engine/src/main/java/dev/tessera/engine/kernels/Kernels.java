@@ -119,21 +119,36 @@ public interface Kernels {
 
     /**
      * O = softmax(scale[h] * Q K^T + mask) V per (batch, head), without materialising N x N for the batch. Writes the
-     * row log-sum-exp (B, H, N) for the backward pass. mask: additive (N, N) float, may hold -inf, or null.
+     * row log-sum-exp (B, H, N) for the backward pass. mask: additive (N, N) float, may hold -inf, or null. dropout
+     * applies to the probabilities after the softmax (the log-sum-exp is of the undropped ones).
      */
     void attention(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                   float[] scale, MemorySegment mask, long maskOff,
+                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                    MemorySegment o, long oOff, MemorySegment lse, long lseOff);
+
+    default void attention(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                           float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        attention(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, AttentionDropout.NONE, o, oOff, lse, lseOff);
+    }
 
     /**
      * Backward by recomputation from lse. dq/dk/dv share Q's layout and are accumulated; dScale[h] += d loss / d scale[h]
-     * (may be null).
+     * (may be null). dropout must be the forward pass's.
      */
     void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                           float[] scale, MemorySegment mask, long maskOff,
+                           float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                            MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
                            MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
                            double[] dScale);
+
+    default void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                                   float[] scale, MemorySegment mask, long maskOff,
+                                   MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
+                                   MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
+                                   double[] dScale) {
+        attentionBackward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, AttentionDropout.NONE, o, oOff, dO, dOOff, lse, lseOff,
+                dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+    }
 
     // ---------------------------------------------------------------- optimizers
 

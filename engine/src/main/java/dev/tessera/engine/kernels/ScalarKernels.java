@@ -286,7 +286,7 @@ public class ScalarKernels implements Kernels {
 
     @Override
     public void attention(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                          float[] scale, MemorySegment mask, long maskOff,
+                          float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                           MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
         int n = s.tokens(), d = s.headDim();
         double[] row = new double[n];
@@ -312,7 +312,10 @@ public class ScalarKernels implements Kernels {
                     }
                     for (int t = 0; t < d; t++) {
                         double acc = 0;
-                        if (sum > 0) for (int j = 0; j < n; j++) acc += row[j] * ld(v, vOff + base + j * s.sN() + t);
+                        if (sum > 0) {
+                            long bh = (long) b * s.heads() + h;
+                            for (int j = 0; j < n; j++) acc += row[j] * dropout.factor(bh, i, j) * ld(v, vOff + base + j * s.sN() + t);
+                        }
                         st(o, obase + i * s.oN() + t, (float) (sum > 0 ? acc / sum : 0));
                     }
                     st(lse, lseOff + ((long) b * s.heads() + h) * n + i, (float) (sum > 0 ? max + Math.log(sum) : Double.NEGATIVE_INFINITY));
@@ -323,7 +326,7 @@ public class ScalarKernels implements Kernels {
 
     @Override
     public void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                                  float[] scale, MemorySegment mask, long maskOff,
+                                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                                   MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
                                   MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
                                   double[] dScale) {
@@ -350,14 +353,16 @@ public class ScalarKernels implements Kernels {
                         dp[j] = dpj;
                     }
                     double ds = 0;
+                    long bh = (long) b * s.heads() + h;
                     for (int j = 0; j < n; j++) {
-                        double dsj = p[j] * (dp[j] - di);
+                        double f = dropout.factor(bh, i, j);
+                        double dsj = p[j] * (f * dp[j] - di);
                         ds += dsj * raw[j];
                         for (int t = 0; t < d; t++) {
                             long qi = base + i * s.sN() + t, kj = base + j * s.sN() + t;
                             st(dq, dqOff + qi, ld(dq, dqOff + qi) + (float) (scale[h] * dsj * ld(k, kOff + kj)));
                             st(dk, dkOff + kj, ld(dk, dkOff + kj) + (float) (scale[h] * dsj * ld(q, qOff + qi)));
-                            st(dv, dvOff + kj, ld(dv, dvOff + kj) + (float) (p[j] * ld(dO, dOOff + obase + i * s.oN() + t)));
+                            st(dv, dvOff + kj, ld(dv, dvOff + kj) + (float) (f * p[j] * ld(dO, dOOff + obase + i * s.oN() + t)));
                         }
                     }
                     if (dScale != null) dScale[h] += ds;

@@ -29,6 +29,7 @@ public final class ModelConfigs {
         m.put("proj_dropout", (double) c.projDropout());
         m.put("mlp_dropout", (double) c.mlpDropout());
         m.put("drop_path", (double) c.dropPath());
+        m.put("attn_dropout", (double) c.attnDropout());
         return m;
     }
 
@@ -37,7 +38,9 @@ public final class ModelConfigs {
                 i(m, "heads"), i(m, "mlp_dim"), i(m, "num_classes"),
                 ViTConfig.Pool.valueOf(s(m, "pool").toUpperCase()), ViTConfig.PosEmb.valueOf(s(m, "posemb").toUpperCase()),
                 (Boolean) m.get("fc_norm"), ViTConfig.Head.valueOf(s(m, "head").toUpperCase()), (Boolean) m.get("head_zero_init"),
-                f(m, "ln_eps"), f(m, "emb_dropout"), f(m, "proj_dropout"), f(m, "mlp_dropout"), f(m, "drop_path"));
+                f(m, "ln_eps"), f(m, "emb_dropout"), f(m, "proj_dropout"), f(m, "mlp_dropout"), f(m, "drop_path"),
+                // Absent from configs written before attention dropout existed.
+                m.containsKey("attn_dropout") ? f(m, "attn_dropout") : 0f);
     }
 
     private static int i(Map<?, ?> m, String k) {

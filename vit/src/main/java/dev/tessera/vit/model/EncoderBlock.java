@@ -16,7 +16,7 @@ public final class EncoderBlock {
     final LayerNorm norm1, norm2;
     final Linear qkv, proj, fc1, fc2;
     final int heads;
-    final float projDropout, mlpDropout, dropPath;
+    final float projDropout, mlpDropout, dropPath, attnDropout;
     /** Per-head attention scale d_h^-1/2, a constant here (Locality Self-Attention makes it a parameter). */
     final Tensor scale;
 
@@ -29,6 +29,7 @@ public final class EncoderBlock {
         fc2 = new Linear(ps, name + ".mlp.fc2", c.mlpDim(), c.dim(), true);
         heads = c.heads();
         projDropout = c.projDropout();
+        attnDropout = c.attnDropout();
         mlpDropout = c.mlpDropout();
         this.dropPath = dropPath;
         float[] s = new float[heads];
@@ -39,7 +40,7 @@ public final class EncoderBlock {
     /** x: (B, T, D) -> (B, T, D). seed makes dropout and drop-path reproducible per step and block. */
     Tensor forward(Tape tape, Tensor x, long seed) {
         Tensor h = norm1.forward(tape, x);
-        Tensor o = Ops.attention(tape, qkv.forward(tape, h), heads, scale, null);
+        Tensor o = Ops.attention(tape, qkv.forward(tape, h), heads, scale, null, attnDropout, seed ^ 0x632be59bd9b4e019L);
         x = branch(tape, x, o, proj, Activation.NONE, projDropout, seed);
         Tensor m = fc1.forward(tape, norm2.forward(tape, x), Activation.GELU, null);
         m = Ops.dropout(tape, m, mlpDropout, seed ^ 0x5bd1e995L);

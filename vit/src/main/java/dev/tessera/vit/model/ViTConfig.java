@@ -9,7 +9,7 @@ import java.util.Locale;
 public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch,
                         int dim, int depth, int heads, int mlpDim, int numClasses,
                         Pool pool, PosEmb posEmb, boolean fcNorm, Head head, boolean headZeroInit,
-                        float lnEps, float embDropout, float projDropout, float mlpDropout, float dropPath) {
+                        float lnEps, float embDropout, float projDropout, float mlpDropout, float dropPath, float attnDropout) {
 
     /** Class token, or global average pooling over the patch tokens. */
     public enum Pool { CLS, GAP }
@@ -28,7 +28,7 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
         require(dim > 0 && heads > 0 && dim % heads == 0, "dim " + dim + " must be a positive multiple of heads " + heads);
         require(depth >= 0 && mlpDim > 0 && numClasses > 0, "depth, mlp dim and classes must be positive");
         require(lnEps > 0, "LayerNorm eps must be > 0");
-        for (float p : new float[] {embDropout, projDropout, mlpDropout, dropPath}) require(p >= 0 && p < 1, "dropout rates must be in [0, 1), got " + p);
+        for (float p : new float[] {embDropout, projDropout, mlpDropout, dropPath, attnDropout}) require(p >= 0 && p < 1, "dropout rates must be in [0, 1), got " + p);
         require(pool != null && posEmb != null && head != null, "pool, posemb and head must be set");
     }
 
@@ -46,7 +46,7 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     /** A plain config: class token, learned position embedding, linear head, no dropout, eps 1e-6. */
     public static ViTConfig of(int height, int width, int channels, int patch, int dim, int depth, int heads, int mlpDim, int classes) {
         return new ViTConfig(height, width, channels, patch, dim, depth, heads, mlpDim, classes,
-                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f);
+                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f, 0f);
     }
 
     /**
@@ -72,26 +72,31 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     }
 
     public ViTConfig withPool(Pool p) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
     }
 
     public ViTConfig withPosEmb(PosEmb e) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
     }
 
     public ViTConfig withHead(Head h, boolean zeroInit, boolean fcNorm) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
     }
 
     public ViTConfig withRegularisation(float emb, float proj, float mlp, float dropPath) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath, attnDropout);
     }
 
     public ViTConfig withLnEps(float eps) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
     }
 
     public ViTConfig withClasses(int classes) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+    }
+
+    /** Dropout on the attention probabilities (inside the fused attention kernel). */
+    public ViTConfig withAttentionDropout(float p) {
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, p);
     }
 }

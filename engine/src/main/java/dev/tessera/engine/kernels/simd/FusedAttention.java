@@ -2,6 +2,7 @@ package dev.tessera.engine.kernels.simd;
 
 import static jdk.incubator.vector.VectorOperators.MAX;
 
+import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.tensor.OffHeap;
@@ -60,7 +61,7 @@ final class FusedAttention {
 
     /** Scratch layout of one head, in floats; every method below takes offsets into one segment. */
     private record Layout(int n, int d, int np, int dp, long kT, long vT, long kP, long vP, long qb, long ob, long st, long st2,
-                          long dK, long dV, long dqb, long pt, long total) {
+                          long dK, long dV, long dqb, long pt, long fr, long total) {
         static Layout of(int n, int d) {
             int np = roundUp(n, L), dp = roundUp(d, L);
             long kT = 0, vT = kT + (long) d * np, kP = vT + (long) d * np, vP = kP + (long) np * dp;
@@ -68,12 +69,13 @@ final class FusedAttention {
             long dK = st2 + (long) R * BC, dV = dK + (long) np * dp;
             long dqb = dV + (long) np * dp;
             long pt = dqb + (long) R * dp;
-            return new Layout(n, d, np, dp, kT, vT, kP, vP, qb, ob, st, st2, dK, dV, dqb, pt, pt + BC);
+            return new Layout(n, d, np, dp, kT, vT, kP, vP, qb, ob, st, st2, dK, dV, dqb, pt, pt + BC, pt + 2 * BC);
         }
     }
 
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                 float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+                 float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
+                 MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
         Layout lay = Layout.of(s.tokens(), s.headDim());
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();
@@ -108,6 +110,8 @@ final class FusedAttention {
                         l[r] = l[r] * corr + expRow(w, srow, bc, mNew, lanes);
                         m[r] = mNew;
                         if (corr != 1f) scaleRow(w, lay.ob() + (long) r * lay.dp(), lay.dp(), corr);
+                        // After the row sum: the log-sum-exp is of the undropped probabilities.
+                        if (dropout.active()) dropRow(w, srow, Math.min(bc, lay.n() - j0), dropout, bh, i0 + r, j0);
                     }
                     accumulatePV(w, lay.st(), lay.vP(), lay.dp(), j0, bc, lay.ob());
                 }
@@ -273,7 +277,7 @@ final class FusedAttention {
     // ---------------------------------------------------------------- backward
 
     void backward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
+                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale) {
         Layout lay = Layout.of(s.tokens(), s.headDim());
@@ -315,7 +319,12 @@ final class FusedAttention {
                             zero(w, drow, (long) BC);
                             continue;
                         }
-                        ds += probsAndDs(w, prow, drow, lay.pt(), bc, sc, lrow[r], di[r], mask, maskOff + (long) (i0 + r) * n, j0, n, lanes);
+                        long fr = -1;
+                        if (dropout.active()) {
+                            fr = lay.fr();
+                            for (int j = 0; j < Math.min(bc, n - j0); j++) w.setAtIndex(F, fr + j, dropout.factor(bh, i0 + r, j0 + j));
+                        }
+                        ds += probsAndDs(w, prow, drow, lay.pt(), fr, bc, sc, lrow[r], di[r], mask, maskOff + (long) (i0 + r) * n, j0, n, lanes);
                     }
                     // dQ rows += sc * dS K ; dV += P^T dO ; dK += sc * dS^T Q
                     accumulatePV(w, lay.st2(), lay.kP(), dp, j0, bc, lay.dqb());
@@ -343,9 +352,10 @@ final class FusedAttention {
     /**
      * From raw scores (prow) and dP (drow) of one query row: prow = P = exp(sc*raw + mask - lse), drow = dS = P (dP - D).
      * Columns past n become 0. Returns sum(dS * raw), the row's share of d loss / d scale. pt: bc floats of scratch for
-     * the exponent, so that raw survives for that sum.
+     * the exponent, so that raw survives for that sum. With dropout, fr (else -1) holds the row's factors F: O was
+     * (F . P) V, so prow gets F . P (for dV) and dS = P (F dP - D).
      */
-    private static double probsAndDs(MemorySegment w, long prow, long drow, long pt, int bc, float sc, float lse, float di,
+    private static double probsAndDs(MemorySegment w, long prow, long drow, long pt, long fr, int bc, float sc, float lse, float di,
                                      MemorySegment mask, long mrow, int j0, int n, float[] lanes) {
         int valid = Math.max(0, Math.min(bc, n - j0));
         int vecEnd = valid / L * L;
@@ -362,8 +372,15 @@ final class FusedAttention {
         for (int j = 0; j < vecEnd; j += L) {
             FloatVector raw = FloatVector.fromMemorySegment(S, w, (prow + j) * 4, NO);
             FloatVector p = FloatVector.fromMemorySegment(S, w, (pt + j) * 4, NO);
-            FloatVector dsv = p.mul(FloatVector.fromMemorySegment(S, w, (drow + j) * 4, NO).sub(di));
-            p.intoMemorySegment(w, (prow + j) * 4, NO);
+            FloatVector dP = FloatVector.fromMemorySegment(S, w, (drow + j) * 4, NO);
+            if (fr >= 0) {
+                FloatVector f = FloatVector.fromMemorySegment(S, w, (fr + j) * 4, NO);
+                dP = dP.mul(f);
+                f.mul(p).intoMemorySegment(w, (prow + j) * 4, NO);
+            } else {
+                p.intoMemorySegment(w, (prow + j) * 4, NO);
+            }
+            FloatVector dsv = p.mul(dP.sub(di));
             dsv.intoMemorySegment(w, (drow + j) * 4, NO);
             acc = dsv.fma(raw, acc);
         }
@@ -371,9 +388,9 @@ final class FusedAttention {
         double sum = SimdMath.sum(lanes);
         for (int j = vecEnd; j < valid; j++) {
             float raw = w.getAtIndex(F, prow + j);
-            float p = w.getAtIndex(F, pt + j);
-            float dsv = p * (w.getAtIndex(F, drow + j) - di);
-            w.setAtIndex(F, prow + j, p);
+            float p = w.getAtIndex(F, pt + j), f = fr >= 0 ? w.getAtIndex(F, fr + j) : 1f;
+            float dsv = p * (f * w.getAtIndex(F, drow + j) - di);
+            w.setAtIndex(F, prow + j, f * p);
             w.setAtIndex(F, drow + j, dsv);
             sum += dsv * raw;
         }
@@ -382,6 +399,11 @@ final class FusedAttention {
             w.setAtIndex(F, drow + j, 0f);
         }
         return sum;
+    }
+
+    /** P[i][j0 + j] *= dropout factor for the row's first {@code valid} columns, before P V. */
+    private static void dropRow(MemorySegment w, long srow, int valid, AttentionDropout dropout, long bh, int i, int j0) {
+        for (int j = 0; j < valid; j++) w.setAtIndex(F, srow + j, w.getAtIndex(F, srow + j) * dropout.factor(bh, i, j0 + j));
     }
 
     /** dst[(j0 + j) x dp] += f * sum_r pr[r][j] * x[r][:] for j < cols: a rank-R update of dK or dV rows. */

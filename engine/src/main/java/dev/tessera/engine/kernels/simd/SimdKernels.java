@@ -3,6 +3,7 @@ package dev.tessera.engine.kernels.simd;
 import static jdk.incubator.vector.VectorOperators.MAX;
 
 import dev.tessera.engine.kernels.Activation;
+import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.CpuInfo;
 import dev.tessera.engine.kernels.Epilogue;
@@ -444,16 +445,18 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void attention(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                          float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
-        attention.forward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, lse, lseOff);
+                          float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
+                          MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        attention.forward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, lse, lseOff);
     }
 
     @Override
     public void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
+                                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
+                                  MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                                   MemorySegment dv, long dvOff, double[] dScale) {
-        attention.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+        attention.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
     }
 
     // ---------------------------------------------------------------- optimizers
