@@ -82,4 +82,65 @@ class ModelTest {
             GradCheck.check("ViT", (t, in) -> vit.forward(t, x, 0), 1e-2, 5e-3, 5e-2, params);
         }
     }
+
+    @Test
+    void shiftedPatchTokenizationShiftsAKnownImageDiagonally() {
+        try (Arena a = Arena.ofShared()) {
+            Tensor img = Tensor.zeros(a, 1, 1, 4, 4);
+            for (int i = 0; i < 16; i++) img.setFlat(i, i + 1);          // 1..16, row by row
+            Tensor out = Tensor.zeros(a, 1, 5, 4, 4);
+            dev.tessera.vit.model.ShiftedPatches.shift(img, out, 1);
+            float[] o = out.toArray();
+            for (int i = 0; i < 16; i++) assertEquals(i + 1, o[i], "channel 0 is the image");
+            // shift 1 (-1,-1): out(y,x) = in(y+1, x+1)
+            assertEquals(6f, o[16]);            // (0,0) <- (1,1)
+            assertEquals(0f, o[16 + 15]);       // (3,3) <- outside
+            // shift 2 (-1,+1): out(y,x) = in(y+1, x-1)
+            assertEquals(0f, o[32]);            // (0,0) <- (1,-1)
+            assertEquals(5f, o[32 + 1]);        // (0,1) <- (1,0)
+            // shift 3 (+1,-1): out(y,x) = in(y-1, x+1)
+            assertEquals(2f, o[48 + 4]);        // (1,0) <- (0,1)
+            // shift 4 (+1,+1): out(y,x) = in(y-1, x-1)
+            assertEquals(0f, o[64]);            // (0,0) <- outside
+            assertEquals(1f, o[64 + 5]);        // (1,1) <- (0,0)
+            assertEquals(11f, o[64 + 15]);      // (3,3) <- (2,2)
+        }
+    }
+
+    @Test
+    void localitySelfAttentionMasksTheDiagonalAndLearnsItsTemperature() {
+        ViTConfig cfg = ViTConfig.of(8, 8, 1, 4, 8, 1, 2, 12, 3).withSmallDataMethods(true, true);
+        assertEquals(5 * 16, cfg.patchDim());
+        try (VisionTransformer vit = new VisionTransformer(cfg, 2); Workspace ws = new Workspace(); Arena a = Arena.ofShared()) {
+            Parameter scale = vit.parameters().get("blocks.0.attn.scale");
+            assertNotNull(scale, "LSA's temperature is a parameter");
+            assertEquals((float) (1 / Math.sqrt(4)), scale.value().getFlat(0), 1e-7f, "initialised to d_h^-1/2");
+            assertNotNull(vit.parameters().get("patch_embed.norm.weight"), "SPT's LayerNorm");
+            Tensor x = GradCheck.input(a, 3, 2, 1, 8, 8).requiresGrad(false);
+            Tape t = Tape.training(ws);
+            vit.parameters().zeroGrad();
+            Tensor loss = dev.tessera.engine.autograd.Ops.crossEntropy(t, vit.forward(t, x, 0), new int[] {0, 2}, null, 0f);
+            t.backward(loss);
+            assertNotEquals(0f, scale.grad().getFlat(0), "the temperature gets a gradient");
+            t.reset();
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ViTConfig.of(4, 4, 1, 4, 8, 1, 2, 12, 3).withPool(ViTConfig.Pool.GAP).withSmallDataMethods(false, true));
+        assertTrue(e.getMessage().contains("more than one token"), e.getMessage());
+    }
+
+    @Test
+    void smallDataMethodsPassAWholeModelGradientCheck() {
+        ViTConfig cfg = ViTConfig.of(4, 4, 1, 2, 8, 1, 2, 12, 3).withSmallDataMethods(true, true);
+        try (VisionTransformer vit = new VisionTransformer(cfg, 7); Arena a = Arena.ofShared()) {
+            Tensor x = GradCheck.input(a, 9, 2, 1, 4, 4).requiresGrad(false);
+            Tensor[] params = vit.parameters().all().stream().map(Parameter::value).toArray(Tensor[]::new);
+            java.util.Random r = new java.util.Random(4);
+            for (Tensor p : params) {
+                p.setGrad(null);
+                for (long i = 0; i < p.numel(); i++) p.setFlat(i, (float) (0.5 * r.nextGaussian()));
+            }
+            GradCheck.check("ViT with SPT and LSA", (t, in) -> vit.forward(t, x, 0), 1e-2, 5e-3, 5e-2, params);
+        }
+    }
 }

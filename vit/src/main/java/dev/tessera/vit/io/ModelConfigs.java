@@ -30,6 +30,8 @@ public final class ModelConfigs {
         m.put("mlp_dropout", (double) c.mlpDropout());
         m.put("drop_path", (double) c.dropPath());
         m.put("attn_dropout", (double) c.attnDropout());
+        m.put("spt", c.spt());
+        m.put("lsa", c.lsa());
         return m;
     }
 
@@ -40,7 +42,8 @@ public final class ModelConfigs {
                 (Boolean) m.get("fc_norm"), ViTConfig.Head.valueOf(s(m, "head").toUpperCase()), (Boolean) m.get("head_zero_init"),
                 f(m, "ln_eps"), f(m, "emb_dropout"), f(m, "proj_dropout"), f(m, "mlp_dropout"), f(m, "drop_path"),
                 // Absent from configs written before attention dropout existed.
-                m.containsKey("attn_dropout") ? f(m, "attn_dropout") : 0f);
+                m.containsKey("attn_dropout") ? f(m, "attn_dropout") : 0f,
+                Boolean.TRUE.equals(m.get("spt")), Boolean.TRUE.equals(m.get("lsa")));
     }
 
     private static int i(Map<?, ?> m, String k) {

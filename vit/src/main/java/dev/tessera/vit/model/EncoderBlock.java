@@ -17,8 +17,10 @@ public final class EncoderBlock {
     final Linear qkv, proj, fc1, fc2;
     final int heads;
     final float projDropout, mlpDropout, dropPath, attnDropout;
-    /** Per-head attention scale d_h^-1/2, a constant here (Locality Self-Attention makes it a parameter). */
+    /** Per-head attention scale d_h^-1/2: a constant, or with Locality Self-Attention a learned temperature. */
     final Tensor scale;
+    /** Locality Self-Attention's additive mask, -inf on the diagonal; null without LSA. */
+    final Tensor mask;
 
     EncoderBlock(ParameterSet ps, String name, ViTConfig c, float dropPath) {
         norm1 = new LayerNorm(ps, name + ".norm1", c.dim(), c.lnEps());
@@ -32,15 +34,24 @@ public final class EncoderBlock {
         attnDropout = c.attnDropout();
         mlpDropout = c.mlpDropout();
         this.dropPath = dropPath;
-        float[] s = new float[heads];
-        java.util.Arrays.fill(s, (float) (1 / Math.sqrt(c.headDim())));
-        scale = Tensor.of(ps.arena(), s, heads);
+        float s0 = (float) (1 / Math.sqrt(c.headDim()));
+        if (c.lsa()) {
+            scale = ps.constant(name + ".attn.scale", false, s0, heads).value();
+            int n = c.tokens();
+            mask = Tensor.zeros(ps.arena(), n, n);
+            for (int i = 0; i < n; i++) mask.set(Float.NEGATIVE_INFINITY, i, i);
+        } else {
+            float[] s = new float[heads];
+            java.util.Arrays.fill(s, s0);
+            scale = Tensor.of(ps.arena(), s, heads);
+            mask = null;
+        }
     }
 
     /** x: (B, T, D) -> (B, T, D). seed makes dropout and drop-path reproducible per step and block. */
     Tensor forward(Tape tape, Tensor x, long seed) {
         Tensor h = norm1.forward(tape, x);
-        Tensor o = Ops.attention(tape, qkv.forward(tape, h), heads, scale, null, attnDropout, seed ^ 0x632be59bd9b4e019L);
+        Tensor o = Ops.attention(tape, qkv.forward(tape, h), heads, scale, mask, attnDropout, seed ^ 0x632be59bd9b4e019L);
         x = branch(tape, x, o, proj, Activation.NONE, projDropout, seed);
         Tensor m = fc1.forward(tape, norm2.forward(tape, x), Activation.GELU, null);
         m = Ops.dropout(tape, m, mlpDropout, seed ^ 0x5bd1e995L);

@@ -9,7 +9,8 @@ import java.util.Locale;
 public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch,
                         int dim, int depth, int heads, int mlpDim, int numClasses,
                         Pool pool, PosEmb posEmb, boolean fcNorm, Head head, boolean headZeroInit,
-                        float lnEps, float embDropout, float projDropout, float mlpDropout, float dropPath, float attnDropout) {
+                        float lnEps, float embDropout, float projDropout, float mlpDropout, float dropPath, float attnDropout,
+                        boolean spt, boolean lsa) {
 
     /** Class token, or global average pooling over the patch tokens. */
     public enum Pool { CLS, GAP }
@@ -30,6 +31,10 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
         require(lnEps > 0, "LayerNorm eps must be > 0");
         for (float p : new float[] {embDropout, projDropout, mlpDropout, dropPath, attnDropout}) require(p >= 0 && p < 1, "dropout rates must be in [0, 1), got " + p);
         require(pool != null && posEmb != null && head != null, "pool, posemb and head must be set");
+        require(!spt || patch >= 2, "Shifted Patch Tokenization shifts by half a patch: patch must be >= 2, got " + patch);
+        // (Fields are not set yet in a compact constructor: the token count from the parameters.)
+        require(!lsa || (imageHeight / patch) * (imageWidth / patch) + (pool == Pool.CLS ? 1 : 0) > 1,
+                "Locality Self-Attention masks the diagonal: it needs more than one token");
     }
 
     private static void require(boolean ok, String message) {
@@ -41,12 +46,13 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     public int patches() { return gridH() * gridW(); }
     public int tokens() { return patches() + (pool == Pool.CLS ? 1 : 0); }
     public int headDim() { return dim / heads; }
-    public int patchDim() { return channels * patch * patch; }
+    /** Floats per flattened patch: with SPT, of the image and its four diagonal shifts (5 C channels). */
+    public int patchDim() { return (spt ? 5 : 1) * channels * patch * patch; }
 
     /** A plain config: class token, learned position embedding, linear head, no dropout, eps 1e-6. */
     public static ViTConfig of(int height, int width, int channels, int patch, int dim, int depth, int heads, int mlpDim, int classes) {
         return new ViTConfig(height, width, channels, patch, dim, depth, heads, mlpDim, classes,
-                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f, 0f);
+                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f, 0f, false, false);
     }
 
     /**
@@ -72,31 +78,39 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     }
 
     public ViTConfig withPool(Pool p) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
     }
 
     public ViTConfig withPosEmb(PosEmb e) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
     }
 
     public ViTConfig withHead(Head h, boolean zeroInit, boolean fcNorm) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
     }
 
     public ViTConfig withRegularisation(float emb, float proj, float mlp, float dropPath) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath, attnDropout, spt, lsa);
     }
 
     public ViTConfig withLnEps(float eps) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
     }
 
     public ViTConfig withClasses(int classes) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
     }
 
     /** Dropout on the attention probabilities (inside the fused attention kernel). */
     public ViTConfig withAttentionDropout(float p) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, p);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, p, spt, lsa);
+    }
+
+    /**
+     * The small-dataset methods of Lee et al. 2021: Shifted Patch Tokenization (the image and its four diagonal shifts
+     * by P/2, patchified, LayerNorm, Linear) and Locality Self-Attention (diagonal masked, learnable per-head scale).
+     */
+    public ViTConfig withSmallDataMethods(boolean shiftedPatches, boolean localityAttention) {
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, shiftedPatches, localityAttention);
     }
 }

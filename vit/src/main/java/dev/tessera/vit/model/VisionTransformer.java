@@ -19,6 +19,8 @@ public final class VisionTransformer implements AutoCloseable {
     private final ViTConfig config;
     private final ParameterSet params;
     private final Linear patchEmbed;
+    /** Shifted Patch Tokenization's LayerNorm over each flattened 5C-channel patch; null without SPT. */
+    private final LayerNorm patchNorm;
     private final Parameter clsToken;
     private final Tensor posEmbed;
     private final EncoderBlock[] blocks;
@@ -31,6 +33,7 @@ public final class VisionTransformer implements AutoCloseable {
         this.config = c;
         this.params = new ParameterSet(seed);
         patchEmbed = new Linear(params, "patch_embed", c.patchDim(), c.dim(), true);
+        patchNorm = c.spt() ? new LayerNorm(params, "patch_embed.norm", c.patchDim(), c.lnEps()) : null;
         clsToken = c.pool() == ViTConfig.Pool.CLS ? params.create("cls_token", false, 1, 1, c.dim()) : null;
         posEmbed = switch (c.posEmb()) {
             case LEARN -> params.truncNormal("pos_embed", false, 0.02f, c.tokens(), c.dim()).value();
@@ -75,12 +78,21 @@ public final class VisionTransformer implements AutoCloseable {
                     + "), got " + images.shapeString());
         }
         int b = images.dim(0), p = c.patch();
+        Tensor pixels = images.contiguous(tape.workspace());
+        int ch = c.channels();
+        if (c.spt()) {
+            Tensor shifted = tape.workspace().allocate(b, 5 * ch, c.imageHeight(), c.imageWidth());
+            ShiftedPatches.shift(pixels, shifted, p / 2);
+            pixels = shifted;
+            ch *= 5;
+        }
         // (B, C, gh, P, gw, P) -> (B, gh, gw, C, P, P): each patch flattened in (c, y, x) order, as a conv weight is.
-        Tensor patches = images.contiguous(tape.workspace())
-                .reshape(b, c.channels(), c.gridH(), p, c.gridW(), p)
+        Tensor patches = pixels
+                .reshape(b, ch, c.gridH(), p, c.gridW(), p)
                 .permute(0, 2, 4, 1, 3, 5)
                 .contiguous(tape.workspace())
                 .reshape(b, c.patches(), c.patchDim());
+        if (patchNorm != null) patches = patchNorm.forward(tape, patches);
         Tensor x = patchEmbed.forward(tape, patches);                     // (B, N, D)
         if (clsToken != null) x = Ops.concat(tape, 1, Ops.expand(tape, clsToken.value(), b), x); // (B, T, D)
         if (posEmbed != null) x = Ops.add(tape, x, posEmbed);
