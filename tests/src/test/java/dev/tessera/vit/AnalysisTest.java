@@ -1,0 +1,78 @@
+package dev.tessera.vit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.tessera.vit.analysis.AttentionDistance;
+import dev.tessera.vit.analysis.AttentionRollout;
+import dev.tessera.vit.analysis.LinearCka;
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class AnalysisTest {
+    private static float[][] identity(int n) {
+        float[][] m = new float[n][n];
+        for (int i = 0; i < n; i++) m[i][i] = 1f;
+        return m;
+    }
+
+    private static float[][] random(int n, int p, long seed) {
+        Random r = new Random(seed);
+        float[][] m = new float[n][p];
+        for (float[] row : m) for (int j = 0; j < p; j++) row[j] = (float) r.nextGaussian();
+        return m;
+    }
+
+    @Property(tries = 10)
+    void rolloutOfIdentityAttentionIsTheIdentity(@ForAll @IntRange(min = 1, max = 9) int n, @ForAll @IntRange(min = 1, max = 4) int layers) {
+        float[][][][] att = new float[layers][2][][];
+        for (int l = 0; l < layers; l++) for (int h = 0; h < 2; h++) att[l][h] = identity(n);
+        double[][] r = AttentionRollout.rollout(att);
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) assertEquals(i == j ? 1 : 0, r[i][j], 1e-12);
+    }
+
+    @Test
+    void rolloutOfUniformAttentionMixesWithTheResidual() {
+        int n = 4;
+        float[][] uniform = new float[n][n];
+        for (float[] row : uniform) java.util.Arrays.fill(row, 0.25f);
+        double[][] r = AttentionRollout.rollout(new float[][][][] {{uniform}});
+        // (0.25 + identity) / 2: 0.625 on the diagonal, 0.125 elsewhere; rows sum to 1.
+        assertEquals(0.625, r[1][1], 1e-9);
+        assertEquals(0.125, r[1][2], 1e-9);
+    }
+
+    @Test
+    void attentionDistanceOfSelfAttentionIsZeroAndOfANeighbourIsOnePatch() {
+        int gh = 3, gw = 3, p = 4;
+        float[][] self = identity(1 + gh * gw);
+        assertEquals(0, AttentionDistance.meanDistance(self, 1, gh, gw, p), 1e-12);
+        float[][] right = new float[1 + gh * gw][1 + gh * gw];
+        for (int q = 0; q < gh * gw; q++) {
+            int y = q / gw, x = q % gw;
+            int k = y * gw + (x + 1 < gw ? x + 1 : x - 1); // a horizontal neighbour, always one patch away
+            right[1 + q][1 + k] = 1f;
+        }
+        assertEquals(p, AttentionDistance.meanDistance(right, 1, gh, gw, p), 1e-9);
+        assertThrows(IllegalArgumentException.class, () -> AttentionDistance.meanDistance(self, 0, gh, gw, p));
+    }
+
+    @Test
+    void ckaOfARepresentationWithItselfIsOneAndInvariantToRotationAndScale() {
+        float[][] x = random(50, 6, 1);
+        assertEquals(1.0, LinearCka.cka(x, x), 1e-9);
+        // Rotate the two first columns by 30 degrees and scale everything by 3.
+        double c = Math.cos(Math.PI / 6), s = Math.sin(Math.PI / 6);
+        float[][] y = new float[50][6];
+        for (int i = 0; i < 50; i++) {
+            for (int j = 0; j < 6; j++) y[i][j] = 3 * x[i][j];
+            y[i][0] = (float) (3 * (c * x[i][0] - s * x[i][1]));
+            y[i][1] = (float) (3 * (s * x[i][0] + c * x[i][1]));
+        }
+        assertEquals(1.0, LinearCka.cka(x, y), 1e-5);
+        double unrelated = LinearCka.cka(x, random(50, 6, 2));
+        assertTrue(unrelated < 0.5, "independent noise gave CKA " + unrelated);
+    }
+}
