@@ -21,6 +21,7 @@ public final class Main {
                 case "train" -> TrainCommand.run(rest, out);
                 case "eval" -> EvalCommand.run(rest, out);
                 case "predict" -> PredictCommand.run(rest, out);
+                case "analyze" -> AnalyzeCommand.run(rest, out);
                 case "help", "-h", "--help" -> {
                     usage(out);
                     yield 0;
@@ -50,6 +51,8 @@ public final class Main {
         out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume)");
         out.println("  eval     --checkpoint DIR: test accuracy and confusion matrix");
         out.println("  predict  --checkpoint DIR [--top K] IMAGE...: the top-k classes of each image");
+        out.println("  analyze  --checkpoint DIR [--out DIR] [--compare DIR] [--images N]: attention rollout, attention");
+        out.println("           distance, position-embedding similarity and layer CKA pictures (PNG)");
         out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");
         out.println("  test     run the test suite (launcher script only)");
         out.println("  build    build all modules, tests skipped (launcher script only)");

@@ -66,4 +66,31 @@ public final class EncoderBlock {
         y = Ops.dropPath(tape, y, dropPath, seed * 31 + 7);
         return Ops.add(tape, x, y);
     }
+
+    /** The attention probabilities of this block for input x (B, T, D), explicitly: [image][head][i][j]. */
+    float[][][][] attentionProbabilities(Tape tape, Tensor x) {
+        int b = x.dim(0), t = x.dim(1), dim = x.dim(2), dh = dim / heads;
+        float[] v = qkv.forward(tape, norm1.forward(tape, x)).toArray();   // (B, T, 3 D): q | k | v
+        float[] sc = scale.toArray();
+        float[][][][] p = new float[b][heads][t][t];
+        for (int n = 0; n < b; n++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < t; i++) {
+                    double max = Double.NEGATIVE_INFINITY;
+                    double[] row = new double[t];
+                    for (int j = 0; j < t; j++) {
+                        double dot = 0;
+                        int qi = (n * t + i) * 3 * dim + h * dh, kj = (n * t + j) * 3 * dim + dim + h * dh;
+                        for (int e = 0; e < dh; e++) dot += (double) v[qi + e] * v[kj + e];
+                        row[j] = mask != null && i == j ? Double.NEGATIVE_INFINITY : sc[h] * dot;
+                        max = Math.max(max, row[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < t; j++) sum += row[j] = Math.exp(row[j] - max);
+                    for (int j = 0; j < t; j++) p[n][h][i][j] = (float) (row[j] / sum);
+                }
+            }
+        }
+        return p;
+    }
 }

@@ -73,6 +73,25 @@ public final class VisionTransformer implements AutoCloseable {
      */
     public Tensor forward(Tape tape, Tensor images, long seed) {
         ViTConfig c = config;
+        Tensor x = embed(tape, images, seed);
+        int b = images.dim(0);
+        for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
+        Tensor pooled;
+        if (c.pool() == ViTConfig.Pool.CLS) {
+            x = norm.forward(tape, x);
+            pooled = Ops.reshape(tape, Ops.slice(tape, x, 1, 0, 1), b, c.dim());
+        } else {
+            if (norm != null) x = norm.forward(tape, x);
+            pooled = Ops.mean(tape, x, 1);                                  // (B, D)
+            if (fcNorm != null) pooled = fcNorm.forward(tape, pooled);
+        }
+        if (preLogits != null) pooled = preLogits.forward(tape, pooled, Activation.TANH, null);
+        return head.forward(tape, pooled);
+    }
+
+    /** Patch embedding, class token, position embeddings and embedding dropout: images -> (B, T, D). */
+    private Tensor embed(Tape tape, Tensor images, long seed) {
+        ViTConfig c = config;
         if (images.rank() != 4 || images.dim(1) != c.channels() || images.dim(2) != c.imageHeight() || images.dim(3) != c.imageWidth()) {
             throw new TensorException("ViT expects images (B, " + c.channels() + ", " + c.imageHeight() + ", " + c.imageWidth()
                     + "), got " + images.shapeString());
@@ -97,19 +116,37 @@ public final class VisionTransformer implements AutoCloseable {
         if (clsToken != null) x = Ops.concat(tape, 1, Ops.expand(tape, clsToken.value(), b), x); // (B, T, D)
         if (posEmbed != null) x = Ops.add(tape, x, posEmbed);
         x = Ops.dropout(tape, x, c.embDropout(), seed);
-        for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
-        Tensor pooled;
-        if (c.pool() == ViTConfig.Pool.CLS) {
-            x = norm.forward(tape, x);
-            pooled = Ops.reshape(tape, Ops.slice(tape, x, 1, 0, 1), b, c.dim());
-        } else {
-            if (norm != null) x = norm.forward(tape, x);
-            pooled = Ops.mean(tape, x, 1);                                  // (B, D)
-            if (fcNorm != null) pooled = fcNorm.forward(tape, pooled);
-        }
-        if (preLogits != null) pooled = preLogits.forward(tape, pooled, Activation.TANH, null);
-        return head.forward(tape, pooled);
+        return x;
     }
+
+    /**
+     * What the analysis pictures need, in inference mode: per block, the attention probabilities
+     * attention[layer][image][head][i][j] (computed explicitly: the fused kernel never forms them) and the block's
+     * output averaged over tokens, pooled[layer][image][d].
+     */
+    public record Inside(float[][][][][] attention, float[][][] pooled) {}
+
+    public Inside inspect(dev.tessera.engine.tensor.Workspace ws, Tensor images) {
+        Tape tape = Tape.inference(ws);
+        Tensor x = embed(tape, images, 0);
+        float[][][][][] att = new float[blocks.length][][][][];
+        float[][][] pooled = new float[blocks.length][][];
+        int b = images.dim(0), t = config.tokens(), d = config.dim();
+        for (int l = 0; l < blocks.length; l++) {
+            att[l] = blocks[l].attentionProbabilities(tape, x);
+            x = blocks[l].forward(tape, x, 0);
+            float[] v = x.contiguous(ws).toArray();
+            pooled[l] = new float[b][d];
+            for (int n = 0; n < b; n++) {
+                for (int k = 0; k < t; k++) for (int j = 0; j < d; j++) pooled[l][n][j] += v[(n * t + k) * d + j] / t;
+            }
+        }
+        tape.reset();
+        return new Inside(att, pooled);
+    }
+
+    /** The position embedding (T, D) as floats, or null when there is none. */
+    public float[] positionEmbedding() { return posEmbed == null ? null : posEmbed.toArray(); }
 
     @Override
     public void close() {

@@ -1,0 +1,152 @@
+package dev.tessera.vit.cli;
+
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.Workspace;
+import dev.tessera.vit.analysis.AttentionDistance;
+import dev.tessera.vit.analysis.AttentionRollout;
+import dev.tessera.vit.analysis.LinearCka;
+import dev.tessera.vit.analysis.Pictures;
+import dev.tessera.vit.data.Dataset;
+import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.model.ViTConfig;
+import dev.tessera.vit.model.VisionTransformer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * {@code tessera analyze --checkpoint DIR --out DIR [--compare DIR]}: the papers' pictures of a trained model. Attention
+ * rollout over test images, mean attention distance per layer and head, position-embedding similarity, and linear
+ * CKA between the layers (of this model, or against --compare).
+ */
+final class AnalyzeCommand {
+    private AnalyzeCommand() {}
+
+    static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
+        Args a = new Args(argv, Set.of(), Set.of("checkpoint", "out", "compare", "images", "cka-images", "data", "dataset", "threads"));
+        String ck = a.str("checkpoint", null);
+        if (ck == null) throw new UsageException("analyze needs --checkpoint DIR (a training run's OUT/checkpoint or OUT)");
+        Path dir = CheckpointArgs.directory(ck);
+        Path outDir = Path.of(a.str("out", dir.toAbsolutePath().getParent().resolve("analysis").toString()));
+        int shown = a.integer("images", 16), ckaImages = a.integer("cka-images", 256);
+        if (shown < 1 || ckaImages < 2) throw new UsageException("--images must be >= 1 and --cka-images >= 2");
+        dev.tessera.engine.kernels.Parallel.setThreads(a.integer("threads", Runtime.getRuntime().availableProcessors()));
+        String data = a.str("data", null);
+        try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
+            ViTConfig c = vit.config();
+            Dataset test = dev.tessera.vit.data.DataSources.load(a.str("dataset", "fashion-mnist"), data == null ? null : Path.of(data),
+                    c.channels(), c.imageHeight()).test();
+            float[] norm = CheckpointArgs.normalisation(dir);
+            int n = Math.min(shown, test.count()), extra = c.tokens() - c.patches();
+
+            // Rollout and attention distance over the first n test images.
+            VisionTransformer.Inside inside;
+            try (var arena = java.lang.foreign.Arena.ofConfined()) {
+                inside = vit.inspect(ws, images(arena, test, n, norm));
+            }
+            int layers = inside.attention().length;
+            double[][][] maps = new double[n][][];
+            float[][][] raw = new float[n][][];
+            String[] captions = new String[n];
+            for (int k = 0; k < n; k++) {
+                float[][][][] perLayer = new float[layers][][][];
+                for (int l = 0; l < layers; l++) perLayer[l] = inside.attention()[l][k];
+                double[][] r = AttentionRollout.rollout(perLayer);
+                maps[k] = new double[c.gridH()][c.gridW()];
+                for (int p = 0; p < c.patches(); p++) {
+                    double v = 0;
+                    if (extra > 0) v = r[0][extra + p];                       // what the class token draws on
+                    else for (int q = 0; q < c.patches(); q++) v += r[q][p];   // GAP: what all tokens draw on
+                    maps[k][p / c.gridW()][p % c.gridW()] = v;
+                }
+                raw[k] = greyImage(test, k);
+                String[] names = test.classNames();
+                int label = test.labels()[k];
+                captions[k] = names != null && label < names.length ? names[label] : Integer.toString(label);
+            }
+            Pictures.rolloutGrid(raw, maps, captions, outDir.resolve("rollout.png"));
+
+            double[][] distance = new double[layers][c.heads()];
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < c.heads(); h++) {
+                    for (int k = 0; k < n; k++) distance[l][h] += AttentionDistance.meanDistance(inside.attention()[l][k][h], extra, c.gridH(), c.gridW(), c.patch()) / n;
+                }
+            }
+            Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), outDir.resolve("attention_distance.png"));
+            out.println("mean attention distance in pixels (rows: layers, columns: heads)");
+            for (int l = 0; l < layers; l++) {
+                StringBuilder sb = new StringBuilder(String.format("  layer %2d:", l + 1));
+                for (double d : distance[l]) sb.append(String.format(" %6.2f", d));
+                out.println(sb);
+            }
+
+            float[] pe = vit.positionEmbedding();
+            if (pe != null) {
+                int d = c.dim(), patches = c.patches();
+                double[][] sims = new double[patches][patches];
+                for (int p = 0; p < patches; p++) {
+                    for (int q = 0; q < patches; q++) sims[p][q] = cosine(pe, (extra + p) * d, (extra + q) * d, d);
+                }
+                Pictures.positionSimilarity(sims, c.gridH(), c.gridW(), outDir.resolve("posemb_similarity.png"));
+            }
+
+            // CKA between layers, on more images: of this model with itself, or with --compare.
+            int m = Math.min(ckaImages, test.count());
+            float[][][] pooledA = pooled(vit, ws, test, m, norm);
+            String cmp = a.str("compare", null);
+            float[][][] pooledB = pooledA;
+            String title = "Linear CKA between the layers of " + dir.getFileName();
+            if (cmp != null) {
+                Path other = CheckpointArgs.directory(cmp);
+                try (VisionTransformer vit2 = Checkpoint.loadModel(other)) {
+                    if (vit2.config().imageHeight() != c.imageHeight() || vit2.config().channels() != c.channels()) {
+                        throw new UsageException("--compare: " + other + " takes " + vit2.config().channels() + "x" + vit2.config().imageHeight()
+                                + " images, " + dir + " takes " + c.channels() + "x" + c.imageHeight());
+                    }
+                    pooledB = pooled(vit2, ws, test, m, CheckpointArgs.normalisation(other));
+                }
+                title = "Linear CKA: " + dir.getFileName() + " (rows) vs " + other.getFileName() + " (columns)";
+            }
+            double[][] cka = new double[pooledA.length][pooledB.length];
+            for (int i = 0; i < pooledA.length; i++) for (int j = 0; j < pooledB.length; j++) cka[i][j] = LinearCka.cka(pooledA[i], pooledB[j]);
+            Pictures.heatmap(cka, title, "layer", "layer", outDir.resolve("cka.png"));
+            out.printf("wrote rollout.png, attention_distance.png%s, cka.png to %s%n", pe != null ? ", posemb_similarity.png" : "", outDir);
+        }
+        return 0;
+    }
+
+    private static float[][][] pooled(VisionTransformer vit, Workspace ws, Dataset test, int m, float[] norm) {
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            return vit.inspect(ws, images(arena, test, m, norm)).pooled();
+        }
+    }
+
+    /** The first n images of the split, normalised, as a (n, C, H, W) tensor. */
+    private static Tensor images(java.lang.foreign.Arena arena, Dataset d, int n, float[] norm) {
+        int px = d.imageBytes();
+        float[] v = new float[n * px];
+        for (int i = 0; i < n * px; i++) v[i] = ((d.pixels()[i] & 0xff) / 255f - norm[0]) / norm[1];
+        return Tensor.of(arena, v, n, d.channels(), d.height(), d.width());
+    }
+
+    /** Image k as grey values in [0, 1] (the mean of its channels). */
+    private static float[][] greyImage(Dataset d, int k) {
+        int h = d.height(), w = d.width(), c = d.channels(), base = k * d.imageBytes();
+        float[][] g = new float[h][w];
+        for (int ch = 0; ch < c; ch++) {
+            for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) g[y][x] += (d.pixels()[base + (ch * h + y) * w + x] & 0xff) / 255f / c;
+        }
+        return g;
+    }
+
+    private static double cosine(float[] v, int a, int b, int d) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < d; i++) {
+            ab += (double) v[a + i] * v[b + i];
+            aa += (double) v[a + i] * v[a + i];
+            bb += (double) v[b + i] * v[b + i];
+        }
+        return aa == 0 || bb == 0 ? 0 : ab / Math.sqrt(aa * bb);
+    }
+}
