@@ -515,6 +515,29 @@ public final class Ops {
         return o;
     }
 
+    /** Mean absolute error between pred and a constant target of the same shape: a scalar (1). */
+    public static Tensor l1Loss(Tape tape, Tensor pred, float[] target) {
+        requireContiguous("l1Loss", pred);
+        if (target.length != pred.numel()) throw new TensorException("l1Loss: " + target.length + " targets for pred " + pred.shapeString());
+        float[] p = pred.toArray();
+        double s = 0;
+        for (int i = 0; i < p.length; i++) s += Math.abs(p[i] - target[i]);
+        Tensor y = tape.workspace().allocate(1);
+        y.setFlat(0, (float) (s / p.length));
+        if (tape.needsGrad(pred)) {
+            float[] t = target.clone();
+            tape.record(y, () -> {
+                float g = tape.grad(y).getFlat(0) / p.length;
+                Tensor dp = tape.grad(pred);
+                for (int i = 0; i < p.length; i++) {
+                    float d = p[i] - t[i];
+                    if (d != 0) dp.setFlat(i, dp.getFlat(i) + (d > 0 ? g : -g));
+                }
+            });
+        }
+        return y;
+    }
+
     // ---------------------------------------------------------------- loss
 
     /**

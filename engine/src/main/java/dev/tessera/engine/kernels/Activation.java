@@ -8,5 +8,7 @@ public enum Activation {
     /** The tanh approximation of GELU (as in BERT and the original ViT code). */
     GELU_TANH,
     /** tanh, the original ViT's pre-logits activation. */
-    TANH
+    TANH,
+    /** max(x, 0), as in DRLoc's localisation MLP; its derivative at 0 is taken as 0. */
+    RELU
 }

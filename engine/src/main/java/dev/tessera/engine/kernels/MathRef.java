@@ -64,6 +64,7 @@ public final class MathRef {
             case GELU -> gelu(x);
             case GELU_TANH -> geluTanh(x);
             case TANH -> Math.tanh(x);
+            case RELU -> Math.max(x, 0);
         };
     }
 
@@ -73,6 +74,7 @@ public final class MathRef {
             case GELU -> geluGrad(x);
             case GELU_TANH -> geluTanhGrad(x);
             case TANH -> 1 - Math.tanh(x) * Math.tanh(x);
+            case RELU -> x > 0 ? 1 : 0;
         };
     }
 

@@ -42,7 +42,7 @@ final class TrainCommand {
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick", "spt", "lsa"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
-                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment", "attn-dropout"));
+                "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment", "attn-dropout", "drloc"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
@@ -56,7 +56,7 @@ final class TrainCommand {
             mc = mc.withPool(ViTConfig.Pool.valueOf(a.str("pool", "cls").toUpperCase(Locale.ROOT)))
                     .withPosEmb(ViTConfig.PosEmb.valueOf(a.str("posemb", "learn").toUpperCase(Locale.ROOT)))
                     .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0.1f)).withAttentionDropout(a.flt("attn-dropout", 0f))
-                    .withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
+                    .withSmallDataMethods(a.flag("spt"), a.flag("lsa")).withDrloc(a.flt("drloc", 0f));
         }
         TrainConfig tc = TrainConfig.fashionMnist();
         // --quick: one epoch on the first 10,000 training images, a couple of minutes end to end.
@@ -82,14 +82,14 @@ final class TrainCommand {
             // The model takes the data's geometry; the patch size must divide it.
             mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
                     train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
-                    mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa());
+                    mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa(), mc.drloc());
         }
         boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
         float[] stats = fmnist ? new float[] {MEAN, STD} : DataSources.pixelStats(train);
         out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
         out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d, %s pool, %s posemb%s%s%n", mc.patch(), mc.dim(), mc.depth(),
                 mc.heads(), mc.mlpDim(), mc.pool().name().toLowerCase(Locale.ROOT), mc.posEmb().name().toLowerCase(Locale.ROOT),
-                mc.spt() ? ", SPT" : "", mc.lsa() ? ", LSA" : "");
+                (mc.spt() ? ", SPT" : "") + (mc.lsa() ? ", LSA" : ""), mc.drloc() > 0 ? ", DRLoc " + mc.drloc() : "");
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
         Trainer.Result r = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]).run(resume);

@@ -32,6 +32,7 @@ public final class ModelConfigs {
         m.put("attn_dropout", (double) c.attnDropout());
         m.put("spt", c.spt());
         m.put("lsa", c.lsa());
+        m.put("drloc", (double) c.drloc());
         return m;
     }
 
@@ -43,7 +44,8 @@ public final class ModelConfigs {
                 f(m, "ln_eps"), f(m, "emb_dropout"), f(m, "proj_dropout"), f(m, "mlp_dropout"), f(m, "drop_path"),
                 // Absent from configs written before attention dropout existed.
                 m.containsKey("attn_dropout") ? f(m, "attn_dropout") : 0f,
-                Boolean.TRUE.equals(m.get("spt")), Boolean.TRUE.equals(m.get("lsa")));
+                Boolean.TRUE.equals(m.get("spt")), Boolean.TRUE.equals(m.get("lsa")),
+                m.containsKey("drloc") ? f(m, "drloc") : 0f);
     }
 
     private static int i(Map<?, ?> m, String k) {

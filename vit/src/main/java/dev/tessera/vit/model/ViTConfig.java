@@ -10,7 +10,7 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
                         int dim, int depth, int heads, int mlpDim, int numClasses,
                         Pool pool, PosEmb posEmb, boolean fcNorm, Head head, boolean headZeroInit,
                         float lnEps, float embDropout, float projDropout, float mlpDropout, float dropPath, float attnDropout,
-                        boolean spt, boolean lsa) {
+                        boolean spt, boolean lsa, float drloc) {
 
     /** Class token, or global average pooling over the patch tokens. */
     public enum Pool { CLS, GAP }
@@ -31,6 +31,7 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
         require(lnEps > 0, "LayerNorm eps must be > 0");
         for (float p : new float[] {embDropout, projDropout, mlpDropout, dropPath, attnDropout}) require(p >= 0 && p < 1, "dropout rates must be in [0, 1), got " + p);
         require(pool != null && posEmb != null && head != null, "pool, posemb and head must be set");
+        require(drloc >= 0 && Float.isFinite(drloc), "DRLoc weight must be >= 0, got " + drloc);
         require(!spt || patch >= 2, "Shifted Patch Tokenization shifts by half a patch: patch must be >= 2, got " + patch);
         // (Fields are not set yet in a compact constructor: the token count from the parameters.)
         require(!lsa || (imageHeight / patch) * (imageWidth / patch) + (pool == Pool.CLS ? 1 : 0) > 1,
@@ -52,7 +53,7 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     /** A plain config: class token, learned position embedding, linear head, no dropout, eps 1e-6. */
     public static ViTConfig of(int height, int width, int channels, int patch, int dim, int depth, int heads, int mlpDim, int classes) {
         return new ViTConfig(height, width, channels, patch, dim, depth, heads, mlpDim, classes,
-                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f, 0f, false, false);
+                Pool.CLS, PosEmb.LEARN, false, Head.LINEAR, false, 1e-6f, 0f, 0f, 0f, 0f, 0f, false, false, 0f);
     }
 
     /**
@@ -78,32 +79,32 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
     }
 
     public ViTConfig withPool(Pool p) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, p, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     public ViTConfig withPosEmb(PosEmb e) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, e, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     public ViTConfig withHead(Head h, boolean zeroInit, boolean fcNorm) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, h, zeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     public ViTConfig withRegularisation(float emb, float proj, float mlp, float dropPath) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, emb, proj, mlp, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     public ViTConfig withLnEps(float eps) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, eps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     public ViTConfig withClasses(int classes) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, classes, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, drloc);
     }
 
     /** Dropout on the attention probabilities (inside the fused attention kernel). */
     public ViTConfig withAttentionDropout(float p) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, p, spt, lsa);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, p, spt, lsa, drloc);
     }
 
     /**
@@ -111,6 +112,11 @@ public record ViTConfig(int imageHeight, int imageWidth, int channels, int patch
      * by P/2, patchified, LayerNorm, Linear) and Locality Self-Attention (diagonal masked, learnable per-head scale).
      */
     public ViTConfig withSmallDataMethods(boolean shiftedPatches, boolean localityAttention) {
-        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, shiftedPatches, localityAttention);
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, shiftedPatches, localityAttention, drloc);
+    }
+
+    /** DRLoc's auxiliary loss weight lambda (Liu et al. 2021; 0 = off): the model then carries its localisation MLP. */
+    public ViTConfig withDrloc(float lambda) {
+        return new ViTConfig(imageHeight, imageWidth, channels, patch, dim, depth, heads, mlpDim, numClasses, pool, posEmb, fcNorm, head, headZeroInit, lnEps, embDropout, projDropout, mlpDropout, dropPath, attnDropout, spt, lsa, lambda);
     }
 }

@@ -28,6 +28,8 @@ public final class VisionTransformer implements AutoCloseable {
     private final LayerNorm fcNorm;
     private final Linear preLogits;
     private final Linear head;
+    /** DRLoc's localisation MLP when the config asks for it, else null. */
+    private final RelativeLocalization drloc;
 
     public VisionTransformer(ViTConfig c, long seed) {
         this.config = c;
@@ -52,6 +54,7 @@ public final class VisionTransformer implements AutoCloseable {
         preLogits = c.head() == ViTConfig.Head.MLP_TANH ? new Linear(params, "pre_logits.fc", c.dim(), c.dim(), true) : null;
         head = new Linear(params, "head", c.dim(), c.numClasses(), true);
         if (c.headZeroInit()) head.weight.value().fill(0f);
+        drloc = c.drloc() > 0 ? new RelativeLocalization(params, c.dim()) : null;
     }
 
     /** Fixed embedding: zero for the class token, sin-cos for the patch grid; not a parameter. */
@@ -72,6 +75,13 @@ public final class VisionTransformer implements AutoCloseable {
      * dropout/drop-path drawn from {@code seed}; an inference tape does neither.
      */
     public Tensor forward(Tape tape, Tensor images, long seed) {
+        return forwardWithTokens(tape, images, seed).logits();
+    }
+
+    /** The logits and the final (normalised) tokens (B, T, D), which DRLoc's loss reads. */
+    public record Output(Tensor logits, Tensor tokens) {}
+
+    public Output forwardWithTokens(Tape tape, Tensor images, long seed) {
         ViTConfig c = config;
         Tensor x = embed(tape, images, seed);
         int b = images.dim(0);
@@ -86,7 +96,16 @@ public final class VisionTransformer implements AutoCloseable {
             if (fcNorm != null) pooled = fcNorm.forward(tape, pooled);
         }
         if (preLogits != null) pooled = preLogits.forward(tape, pooled, Activation.TANH, null);
-        return head.forward(tape, pooled);
+        return new Output(head.forward(tape, pooled), x);
+    }
+
+    /** DRLoc's loss on the final tokens, pairs drawn from {@code seed}; the config must have DRLoc on. */
+    public Tensor drlocLoss(Tape tape, Tensor tokens, long seed) {
+        if (drloc == null) throw new IllegalStateException("this model has no DRLoc head (its config has drloc = 0)");
+        ViTConfig c = config;
+        RelativeLocalization.Pairs pairs = RelativeLocalization.sample(tokens.dim(0), c.tokens(), c.tokens() - c.patches(),
+                c.gridH(), c.gridW(), RelativeLocalization.PAIRS, new java.util.SplittableRandom(seed));
+        return drloc.loss(tape, tokens, pairs);
     }
 
     /** Patch embedding, class token, position embeddings and embedding dropout: images -> (B, T, D). */

@@ -113,9 +113,13 @@ public final class Trainer {
                         Tape tape = Tape.training(ws);
                         vit.parameters().zeroGrad();
                         Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
-                        Tensor logits = vit.forward(tape, x, recipe.seed() * 0x100000001B3L + step);
+                        long stepSeed = recipe.seed() * 0x100000001B3L + step;
+                        VisionTransformer.Output fwd = vit.forwardWithTokens(tape, x, stepSeed);
+                        Tensor logits = fwd.logits();
                         Tensor soft = b.soft() == null ? null : ws.allocate(b.size(), model.numClasses()).copyFrom(b.soft());
                         Tensor loss = Ops.crossEntropy(tape, logits, b.labels(), soft, recipe.labelSmoothing());
+                        // DRLoc: loss + lambda * L1 of the relative positions regressed from token pairs.
+                        if (model.drloc() > 0) loss = Ops.add(tape, loss, Ops.scale(tape, vit.drlocLoss(tape, fwd.tokens(), stepSeed ^ 0x2545F4914F6CDD1DL), model.drloc()));
                         float l = loss.getFlat(0);
                         if (!Float.isFinite(l)) {
                             throw new TrainingDiverged("loss is " + l + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);

@@ -319,6 +319,7 @@ public final class SimdKernels extends ScalarKernels {
             case GELU -> chunks(n, (f, t) -> SimdMath.gelu(x, xOff + f, y, yOff + f, t - f), x, y);
             case GELU_TANH -> chunks(n, (f, t) -> SimdMath.geluTanh(x, xOff + f, y, yOff + f, t - f), x, y);
             case TANH -> chunks(n, (f, t) -> SimdMath.tanh(x, xOff + f, y, yOff + f, t - f), x, y);
+            case RELU -> chunks(n, (f, t) -> SimdMath.relu(x, xOff + f, y, yOff + f, t - f), x, y);
         }
     }
 
@@ -329,6 +330,7 @@ public final class SimdKernels extends ScalarKernels {
             case GELU -> chunks(n, (f, t) -> SimdMath.geluGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
             case GELU_TANH -> chunks(n, (f, t) -> SimdMath.geluTanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
             case TANH -> chunks(n, (f, t) -> SimdMath.tanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
+            case RELU -> chunks(n, (f, t) -> SimdMath.reluGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
         }
     }
 

@@ -111,6 +111,7 @@ final class SimdMath {
             case GELU -> gelu(x, xOff, y, yOff, n);
             case GELU_TANH -> geluTanh(x, xOff, y, yOff, n);
             case TANH -> tanh(x, xOff, y, yOff, n);
+            case RELU -> relu(x, xOff, y, yOff, n);
         }
     }
 
@@ -121,6 +122,7 @@ final class SimdMath {
             case GELU -> geluGrad(x, xOff, dy, dyOff, dx, dxOff, n);
             case GELU_TANH -> geluTanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
             case TANH -> tanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
+            case RELU -> reluGrad(x, xOff, dy, dyOff, dx, dxOff, n);
         }
     }
 
@@ -258,6 +260,23 @@ final class SimdMath {
             }
             gradTail(Activation.TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
         }
+    }
+
+    static void relu(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        long i = 0;
+        for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).max(0f).intoMemorySegment(y, (yOff + i) * 4, NO);
+        for (; i < n; i++) y.setAtIndex(F, yOff + i, Math.max(x.getAtIndex(F, xOff + i), 0f));
+    }
+
+    static void reluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO);
+            FloatVector d = FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO);
+            VectorMask<Float> on = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).compare(jdk.incubator.vector.VectorOperators.GT, 0f);
+            d.add(g, on).intoMemorySegment(dx, (dxOff + i) * 4, NO);
+        }
+        for (; i < n; i++) if (x.getAtIndex(F, xOff + i) > 0f) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i));
     }
 
     static void identityGrad(MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
