@@ -22,8 +22,8 @@ final class TrainCommand {
     private TrainCommand() {}
 
     static ViTConfig defaultModel() {
-        // 7x7 = 49 patches of 4x4 pixels, width 128, depth 6, 4 heads, MLP 256: the largest of the two
-        // benchmark shapes that trains ten epochs within an hour on two cores here (~240 img/s).
+        // 7x7 = 49 patches of 4x4 pixels, width 128, depth 6, 4 heads, MLP 256: the smaller of the two
+        // benchmark shapes, which trains 16 epochs within an hour on two cores here (~300 img/s with augmentation).
         return ViTConfig.of(28, 28, 1, 4, 128, 6, 4, 256, 10);
     }
 
