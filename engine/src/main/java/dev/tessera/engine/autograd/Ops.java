@@ -37,9 +37,14 @@ public final class Ops {
      * -> y: (..., out). One GEMM pass with the fused epilogue; the GELU input is kept only when training needs it.
      */
     public static Tensor linear(Tape tape, Tensor x, Tensor w, Tensor b, Activation act, Tensor residual) {
+        return linear(tape, x, w, false, b, act, residual);
+    }
+
+    /** As above with W stored (out, in) when {@code wOutIn}: PyTorch's layout, multiplied as x W^T without a copy. */
+    public static Tensor linear(Tape tape, Tensor x, Tensor w, boolean wOutIn, Tensor b, Activation act, Tensor residual) {
         requireContiguous("linear", x, w, b, residual);
-        int in = lastDim(x), out = w.dim(1), r = rows(x);
-        if (w.rank() != 2 || w.dim(0) != in) throw new TensorException("linear: x " + x.shapeString() + " times W " + w.shapeString() + ": inner sizes differ");
+        int in = lastDim(x), out = w.dim(wOutIn ? 0 : 1), r = rows(x);
+        if (w.rank() != 2 || w.dim(wOutIn ? 1 : 0) != in) throw new TensorException("linear: x " + x.shapeString() + " times W " + w.shapeString() + ": inner sizes differ");
         if (b != null && (b.numel() != out)) throw new TensorException("linear: bias " + b.shapeString() + " for W " + w.shapeString());
         int[] yShape = x.shape();
         yShape[yShape.length - 1] = out;
@@ -51,7 +56,7 @@ public final class Ops {
         Epilogue ep = new Epilogue(b == null ? null : b.segment(), b == null ? 0 : b.offset(), act,
                 residual == null ? null : residual.segment(), residual == null ? 0 : residual.offset(), out,
                 pre == null ? null : pre.segment(), pre == null ? 0 : pre.offset(), out);
-        k.gemm(false, false, r, out, in, 1f, x.segment(), x.offset(), in, w.segment(), w.offset(), out, 0f, y.segment(), y.offset(), out, ep);
+        k.gemm(false, wOutIn, r, out, in, 1f, x.segment(), x.offset(), in, w.segment(), w.offset(), wOutIn ? in : out, 0f, y.segment(), y.offset(), out, ep);
         if (grad) {
             tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
@@ -68,13 +73,16 @@ public final class Ops {
                     Tensor db = tape.grad(b);
                     k.sumRows(dz.segment(), dz.offset(), db.segment(), db.offset(), r, out);
                 }
-                if (w.requiresGrad()) {
+                if (w.requiresGrad() && !wOutIn) {
                     Tensor dw = tape.grad(w); // dW (in, out) += x^T (in, r) dz (r, out)
                     k.gemm(true, false, in, out, r, 1f, x.segment(), x.offset(), in, dz.segment(), dz.offset(), out, 1f, dw.segment(), dw.offset(), out, Epilogue.NONE);
+                } else if (w.requiresGrad()) {
+                    Tensor dw = tape.grad(w); // dW (out, in) += dz^T (out, r) x (r, in)
+                    k.gemm(true, false, out, in, r, 1f, dz.segment(), dz.offset(), out, x.segment(), x.offset(), in, 1f, dw.segment(), dw.offset(), in, Epilogue.NONE);
                 }
                 if (x.requiresGrad()) {
-                    Tensor dx = tape.grad(x); // dx (r, in) += dz (r, out) W^T (out, in)
-                    k.gemm(false, true, r, in, out, 1f, dz.segment(), dz.offset(), out, w.segment(), w.offset(), out, 1f, dx.segment(), dx.offset(), in, Epilogue.NONE);
+                    Tensor dx = tape.grad(x); // dx (r, in) += dz (r, out) W^T (out, in), or dz W when W is (out, in)
+                    k.gemm(false, !wOutIn, r, in, out, 1f, dz.segment(), dz.offset(), out, w.segment(), w.offset(), wOutIn ? in : out, 1f, dx.segment(), dx.offset(), in, Epilogue.NONE);
                 }
             });
         }

@@ -1,53 +1,101 @@
 package dev.tessera.vit.cli;
 
-import dev.tessera.engine.autograd.Ops;
-import dev.tessera.engine.autograd.Tape;
-import dev.tessera.engine.tensor.Tensor;
-import dev.tessera.engine.tensor.Workspace;
-import dev.tessera.vit.data.FashionMnist;
 import dev.tessera.vit.image.ImageLoader;
-import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.image.Preprocess;
+import dev.tessera.vit.io.CheckpointFormat;
+import dev.tessera.vit.io.Json;
+import dev.tessera.vit.io.PretrainedWeights;
 import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.model.VisionTransformer;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
-/** {@code tessera predict --checkpoint DIR [--top K] IMAGE...}: the top-k labels of each image. */
+/**
+ * {@code tessera predict (--checkpoint DIR | --weights FILE.safetensors) [--format auto|timm|torchvision|hf]
+ * [--preprocess timm|torchvision|hf] [--labels FILE] [--top K] [--json] [--logits] [--heads H] [--image-size N] IMAGE...}:
+ * the top-k classes of each image.
+ */
 final class PredictCommand {
     private PredictCommand() {}
 
     static int run(String[] argv, PrintStream out) throws IOException {
-        Args a = new Args(argv, Set.of(), Set.of("checkpoint", "top"));
-        String ck = a.str("checkpoint", null);
-        if (ck == null) throw new UsageException("predict needs --checkpoint DIR and one or more images");
+        Args a = new Args(argv, Set.of("json", "logits"),
+                Set.of("checkpoint", "weights", "format", "preprocess", "labels", "top", "heads", "image-size", "hf-config"));
+        String ck = a.str("checkpoint", null), wt = a.str("weights", null);
+        if ((ck == null) == (wt == null)) throw new UsageException("predict needs one of --checkpoint DIR (Tessera) or --weights FILE.safetensors (timm, torchvision, Hugging Face), and images");
         if (a.positional.isEmpty()) throw new UsageException("predict needs one or more image files");
-        Path dir = CheckpointArgs.directory(ck);
-        float[] norm = CheckpointArgs.normalisation(dir);
-        float mean = norm[0], std = norm[1];
-        try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
-            ViTConfig c = vit.config();
-            int top = Math.max(1, Math.min(c.numClasses(), a.integer("top", 3)));
+        VisionTransformer vit;
+        if (ck != null) {
+            vit = VisionTransformer.load(CheckpointArgs.directory(ck));
+        } else {
+            PretrainedWeights.Options opt = PretrainedWeights.Options.AUTO;
+            String fmt = a.str("format", "auto");
+            try {
+                if (!fmt.equals("auto")) opt = opt.withFormat(CheckpointFormat.parse(fmt));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            int heads = a.integer("heads", 0), size = a.integer("image-size", 0);
+            if (heads > 0) opt = opt.withHeads(heads);
+            if (size > 0) opt = opt.withImageSize(size, size);
+            if (a.str("hf-config", null) != null) opt = opt.withHfConfig(Path.of(a.str("hf-config", null)));
+            vit = VisionTransformer.load(Path.of(wt), opt);
+        }
+        try (VisionTransformer model = vit) {
+            ViTConfig c = model.config();
+            if (a.str("preprocess", null) != null) {
+                try {
+                    model.setPreprocess(Preprocess.preset(a.str("preprocess", null), c.imageHeight()));
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+            if (a.str("labels", null) != null) model.setLabels(readLabels(Path.of(a.str("labels", null)), c.numClasses()));
+            int top = Math.max(1, Math.min(c.numClasses(), a.integer("top", 5)));
+            boolean json = a.flag("json"), withLogits = a.flag("logits");
             for (String f : a.positional) {
-                byte[] px = ImageLoader.toPlanar(ImageLoader.read(Path.of(f)), c.channels(), c.imageHeight(), c.imageWidth());
-                float[] x = new float[px.length];
-                for (int i = 0; i < px.length; i++) x[i] = ((px[i] & 0xff) / 255f - mean) / std;
-                Tape tape = Tape.inference(ws);
-                Tensor in = ws.allocate(1, c.channels(), c.imageHeight(), c.imageWidth()).copyFrom(x);
-                float[] p = Ops.softmax(tape, vit.forward(tape, in, 0)).toArray();
-                tape.reset();
-                out.println(f);
-                boolean[] used = new boolean[p.length];
-                for (int k = 0; k < top; k++) {
-                    int best = -1;
-                    for (int i = 0; i < p.length; i++) if (!used[i] && (best < 0 || p[i] > p[best])) best = i;
-                    used[best] = true;
-                    String label = best < FashionMnist.CLASSES.length && c.numClasses() == FashionMnist.CLASSES.length ? FashionMnist.CLASSES[best] : Integer.toString(best);
-                    out.printf("  %d. %-12s %.4f%n", k + 1, label, p[best]);
+                BufferedImage img = ImageLoader.read(Path.of(f));
+                float[] logits = model.logits(model.preprocess().apply(img, c.channels()), 1);
+                List<VisionTransformer.Prediction> best = model.top(logits, top);
+                if (json) {
+                    Map<String, Object> o = new LinkedHashMap<>();
+                    o.put("image", f);
+                    List<Object> t = new ArrayList<>();
+                    for (VisionTransformer.Prediction p : best) {
+                        Map<String, Object> e = new LinkedHashMap<>();
+                        e.put("index", p.index());
+                        e.put("label", p.label());
+                        e.put("prob", (double) p.probability());
+                        t.add(e);
+                    }
+                    o.put("top", t);
+                    if (withLogits) o.put("logits", logits);
+                    out.println(Json.write(o));
+                } else {
+                    out.println(f);
+                    for (int k = 0; k < best.size(); k++) out.printf("  %d. %-24s %.4f%n", k + 1, best.get(k).label(), best.get(k).probability());
+                    if (withLogits) out.println("  logits " + java.util.Arrays.toString(logits));
                 }
             }
         }
         return 0;
+    }
+
+    /** One label per line, as many as the model has classes. */
+    static List<String> readLabels(Path file, int classes) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IOException(file + ": no such labels file");
+        List<String> lines = new ArrayList<>();
+        for (String l : Files.readAllLines(file, StandardCharsets.UTF_8)) if (!l.isBlank()) lines.add(l.strip());
+        if (lines.size() != classes) throw new IOException(file + ": " + lines.size() + " labels for a model of " + classes + " classes");
+        return lines;
     }
 }

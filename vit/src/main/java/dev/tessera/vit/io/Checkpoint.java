@@ -99,6 +99,30 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * A checkpoint (or run directory holding one) ready for {@code classify}: its model, the training normalisation
+     * (resize to the model's input, then (x - mean) / std), and Fashion-MNIST's class names for a 10-class grey model.
+     */
+    public static VisionTransformer loadForInference(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("config.json")) && Files.isDirectory(dir.resolve("checkpoint"))) dir = dir.resolve("checkpoint");
+        VisionTransformer m = loadModel(dir);
+        try {
+            Map<String, Object> state = readState(dir);
+            float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : 0.2860f;
+            float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : 0.3530f;
+            ViTConfig c = m.config();
+            m.setPreprocess(new dev.tessera.vit.image.Preprocess("tessera", c.imageHeight(), true, c.imageHeight(), c.imageWidth(),
+                    dev.tessera.vit.image.PilResize.Filter.BILINEAR, new float[] {mean, mean, mean}, new float[] {std, std, std}));
+            if (c.numClasses() == dev.tessera.vit.data.FashionMnist.CLASSES.length && c.channels() == 1) {
+                m.setLabels(List.of(dev.tessera.vit.data.FashionMnist.CLASSES));
+            }
+            return m;
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
     public static void loadWeights(Path dir, VisionTransformer model) throws IOException {
         try (SafeTensors.File f = SafeTensors.open(dir.resolve("model.safetensors"))) {
             for (Parameter p : model.parameters().all()) f.readInto(p.name(), p.value().shape(), p.value().segment(), p.value().offset());

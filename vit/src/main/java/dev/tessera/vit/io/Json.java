@@ -171,6 +171,10 @@ public final class Json {
             List<Object> l = new ArrayList<>();
             for (long x : a) l.add(x);
             write(b, l);
+        } else if (v instanceof float[] a) {
+            List<Object> l = new ArrayList<>();
+            for (float x : a) l.add(x);
+            write(b, l);
         } else throw new IllegalArgumentException("cannot write " + v.getClass() + " as JSON");
     }
 

@@ -27,4 +27,49 @@ public final class PositionEmbeddings {
         }
         return out;
     }
+
+    /**
+     * Resamples a (h x w) grid of D-vectors to (nh x nw) bicubically, as timm's resample_abs_pos_embed does through
+     * torch's interpolate(mode='bicubic', align_corners=False): cubic convolution with A = -0.75, half-pixel centres,
+     * edge samples clamped. Row-major over (y, x) in and out; class-token rows are the caller's to keep apart.
+     */
+    public static float[] resample(float[] grid, int h, int w, int nh, int nw, int dim) {
+        if (grid.length != h * w * dim) throw new IllegalArgumentException("position grid of " + grid.length + " floats is not " + h + "x" + w + "x" + dim);
+        if (nh < 1 || nw < 1) throw new IllegalArgumentException("cannot resample to a " + nh + "x" + nw + " grid");
+        float[] out = new float[nh * nw * dim];
+        for (int y = 0; y < nh; y++) {
+            double sy = (y + 0.5) * h / nh - 0.5;
+            int y0 = (int) Math.floor(sy);
+            double[] wy = cubicWeights(sy - y0);
+            for (int x = 0; x < nw; x++) {
+                double sx = (x + 0.5) * w / nw - 0.5;
+                int x0 = (int) Math.floor(sx);
+                double[] wx = cubicWeights(sx - x0);
+                int o = (y * nw + x) * dim;
+                for (int d = 0; d < dim; d++) {
+                    double v = 0;
+                    for (int i = 0; i < 4; i++) {
+                        int yy = Math.clamp(y0 - 1 + i, 0, h - 1);
+                        double row = 0;
+                        for (int j = 0; j < 4; j++) row += wx[j] * grid[(yy * w + Math.clamp(x0 - 1 + j, 0, w - 1)) * dim + d];
+                        v += wy[i] * row;
+                    }
+                    out[o + d] = (float) v;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Keys' cubic convolution weights for offsets -1, 0, 1, 2 from the sample at fraction t, A = -0.75 (PyTorch). */
+    private static double[] cubicWeights(double t) {
+        double a = -0.75;
+        double x1 = t + 1, x2 = t, x3 = 1 - t, x4 = 2 - t;
+        return new double[] {
+            ((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a,
+            ((a + 2) * x2 - (a + 3)) * x2 * x2 + 1,
+            ((a + 2) * x3 - (a + 3)) * x3 * x3 + 1,
+            ((a * x4 - 5 * a) * x4 + 8 * a) * x4 - 4 * a,
+        };
+    }
 }

@@ -31,9 +31,28 @@ public final class VisionTransformer implements AutoCloseable {
     /** DRLoc's localisation MLP when the config asks for it, else null. */
     private final RelativeLocalization drloc;
 
+    /** Image preprocessing and class names for {@link #classify}; set by the loaders. */
+    private volatile dev.tessera.vit.image.Preprocess preprocess;
+    private volatile java.util.List<String> labels;
+    /** Each classifying thread's own workspace: weights are shared, activations are not. */
+    private final ThreadLocal<dev.tessera.engine.tensor.Workspace> workspaces = new ThreadLocal<>();
+    private final java.util.concurrent.ConcurrentLinkedQueue<dev.tessera.engine.tensor.Workspace> allWorkspaces = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** A freshly initialised, trainable model. */
     public VisionTransformer(ViTConfig c, long seed) {
+        this(c, new ParameterSet(seed));
+    }
+
+    /** A frozen model over external weights (a mapped checkpoint), which it closes when it is closed. */
+    public VisionTransformer(ViTConfig c, dev.tessera.engine.nn.ExternalWeights weights) {
+        this(c, new ParameterSet(weights));
+    }
+
+    private VisionTransformer(ViTConfig c, ParameterSet ps) {
         this.config = c;
-        this.params = new ParameterSet(seed);
+        this.params = ps;
+        this.preprocess = new dev.tessera.vit.image.Preprocess("plain", c.imageHeight(), true, c.imageHeight(), c.imageWidth(),
+                dev.tessera.vit.image.PilResize.Filter.BILINEAR, new float[] {0.5f, 0.5f, 0.5f}, new float[] {0.5f, 0.5f, 0.5f});
         patchEmbed = new Linear(params, "patch_embed", c.patchDim(), c.dim(), true);
         patchNorm = c.spt() ? new LayerNorm(params, "patch_embed.norm", c.patchDim(), c.lnEps()) : null;
         clsToken = c.pool() == ViTConfig.Pool.CLS ? params.create("cls_token", false, 1, 1, c.dim()) : null;
@@ -53,7 +72,7 @@ public final class VisionTransformer implements AutoCloseable {
         fcNorm = gapNorm ? new LayerNorm(params, "fc_norm", c.dim(), c.lnEps()) : null;
         preLogits = c.head() == ViTConfig.Head.MLP_TANH ? new Linear(params, "pre_logits.fc", c.dim(), c.dim(), true) : null;
         head = new Linear(params, "head", c.dim(), c.numClasses(), true);
-        if (c.headZeroInit()) head.weight.value().fill(0f);
+        if (c.headZeroInit() && !params.isExternal()) head.weight.value().fill(0f);
         drloc = c.drloc() > 0 ? new RelativeLocalization(params, c.dim()) : null;
     }
 
@@ -167,8 +186,117 @@ public final class VisionTransformer implements AutoCloseable {
     /** The position embedding (T, D) as floats, or null when there is none. */
     public float[] positionEmbedding() { return posEmbed == null ? null : posEmbed.toArray(); }
 
+    // ---------------------------------------------------------------- loading and classifying
+
+    /**
+     * Loads a model for inference: a Tessera checkpoint directory (or run directory), or a timm, torchvision or
+     * Hugging Face safetensors file, whose format is detected and whose F32 weights are used in place from the mapping.
+     */
+    public static VisionTransformer load(java.nio.file.Path path) throws java.io.IOException {
+        return load(path, dev.tessera.vit.io.PretrainedWeights.Options.AUTO);
+    }
+
+    public static VisionTransformer load(java.nio.file.Path path, dev.tessera.vit.io.PretrainedWeights.Options options) throws java.io.IOException {
+        if (java.nio.file.Files.isDirectory(path)) return dev.tessera.vit.io.Checkpoint.loadForInference(path);
+        if (!java.nio.file.Files.isRegularFile(path)) throw new java.io.IOException(path + ": no such file or directory");
+        dev.tessera.vit.io.PretrainedWeights w = dev.tessera.vit.io.PretrainedWeights.open(path, options);
+        VisionTransformer m;
+        try {
+            m = new VisionTransformer(w.config(), w);
+        } catch (RuntimeException e) {
+            w.close();
+            String msg = String.valueOf(e.getMessage());
+            throw new java.io.IOException(msg.startsWith(path.toString()) ? msg : path + ": " + msg, e);
+        }
+        int size = m.config.imageHeight();
+        m.preprocess = switch (w.format()) {
+            case TIMM -> dev.tessera.vit.image.Preprocess.timm(size);
+            case HF -> dev.tessera.vit.image.Preprocess.hf(size);
+            default -> dev.tessera.vit.image.Preprocess.torchvision(size);
+        };
+        if (m.config.imageWidth() != size) m.preprocess = new dev.tessera.vit.image.Preprocess(m.preprocess.name(), size, true, size, m.config.imageWidth(), m.preprocess.filter(), m.preprocess.mean(), m.preprocess.std());
+        m.labels = w.labels();
+        return m;
+    }
+
+    public dev.tessera.vit.image.Preprocess preprocess() { return preprocess; }
+
+    public void setPreprocess(dev.tessera.vit.image.Preprocess p) { this.preprocess = java.util.Objects.requireNonNull(p); }
+
+    /** Class names, or null when the checkpoint has none (indices are printed then). */
+    public java.util.List<String> labels() { return labels; }
+
+    public void setLabels(java.util.List<String> l) {
+        if (l != null && l.size() != config.numClasses()) throw new IllegalArgumentException(l.size() + " labels for a model of " + config.numClasses() + " classes");
+        this.labels = l == null ? null : java.util.List.copyOf(l);
+    }
+
+    /** One class of a prediction. */
+    public record Prediction(int index, String label, float probability) {}
+
+    /** The k most probable classes of an image, preprocessed with {@link #preprocess()}. */
+    public java.util.List<Prediction> classify(java.awt.image.BufferedImage image, int k) {
+        return classify(java.util.List.of(image), k).get(0);
+    }
+
+    public java.util.List<java.util.List<Prediction>> classify(java.util.List<java.awt.image.BufferedImage> images, int k) {
+        ViTConfig c = config;
+        int per = c.channels() * c.imageHeight() * c.imageWidth();
+        float[] x = new float[images.size() * per];
+        for (int i = 0; i < images.size(); i++) System.arraycopy(preprocess.apply(images.get(i), c.channels()), 0, x, i * per, per);
+        float[] logits = logits(x, images.size());
+        java.util.List<java.util.List<Prediction>> out = new java.util.ArrayList<>();
+        for (int i = 0; i < images.size(); i++) out.add(top(java.util.Arrays.copyOfRange(logits, i * c.numClasses(), (i + 1) * c.numClasses()), k));
+        return out;
+    }
+
+    /** The k most probable classes from one image's logits, by softmax. */
+    public java.util.List<Prediction> top(float[] logits, int k) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float v : logits) max = Math.max(max, v);
+        double[] p = new double[logits.length];
+        for (int i = 0; i < p.length; i++) sum += p[i] = Math.exp(logits[i] - max);
+        Integer[] order = new Integer[p.length];
+        for (int i = 0; i < p.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        java.util.List<Prediction> out = new java.util.ArrayList<>();
+        java.util.List<String> names = labels;
+        for (int i = 0; i < Math.min(Math.max(1, k), p.length); i++) {
+            int idx = order[i];
+            out.add(new Prediction(idx, names != null ? names.get(idx) : Integer.toString(idx), (float) (p[idx] / sum)));
+        }
+        return out;
+    }
+
+    /**
+     * Logits (batch, classes) for already preprocessed planar images (batch, C, H, W) in a float array. Safe to call
+     * from many threads at once: each has its own workspace.
+     */
+    public float[] logits(float[] images, int batch) {
+        ViTConfig c = config;
+        long per = (long) c.channels() * c.imageHeight() * c.imageWidth();
+        if (batch < 1 || images.length != batch * per) {
+            throw new TensorException("classify: " + images.length + " floats are not " + batch + " images of (" + c.channels() + ", "
+                    + c.imageHeight() + ", " + c.imageWidth() + ")");
+        }
+        dev.tessera.engine.tensor.Workspace ws = workspaces.get();
+        if (ws == null) {
+            ws = new dev.tessera.engine.tensor.Workspace();
+            workspaces.set(ws);
+            allWorkspaces.add(ws);
+        }
+        Tape tape = Tape.inference(ws);
+        try {
+            Tensor in = ws.allocate(batch, c.channels(), c.imageHeight(), c.imageWidth()).copyFrom(images);
+            return forward(tape, in, 0).toArray();
+        } finally {
+            tape.reset();
+        }
+    }
+
     @Override
     public void close() {
+        for (dev.tessera.engine.tensor.Workspace ws : allWorkspaces) ws.close();
         params.close();
     }
 }

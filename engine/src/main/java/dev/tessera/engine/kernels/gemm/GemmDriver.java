@@ -35,7 +35,13 @@ public final class GemmDriver {
 
     private final class Buffers {
         MemorySegment b = MemorySegment.NULL;
-        float[] a = new float[0], shared = new float[0];
+        float[] a = new float[0], shared = new float[0], rowsB = new float[0], panelB = new float[0];
+
+        /** Scratch for a transposed B panel: its stored rows, then the panel itself. */
+        float[] rowsB(int floats) {
+            if (rowsB.length < floats) { rowsB = new float[floats]; panelB = new float[floats]; }
+            return rowsB;
+        }
 
         /** All of A packed at once, read by every worker: owned by the calling thread. */
         float[] shared(long floats) {
@@ -237,12 +243,19 @@ public final class GemmDriver {
                     MemorySegment.copy(b, src * 4, bp, (base + (long) p * nr) * 4, (long) cols * 4);
                 }
             } else {
-                // B(p, j) at bOff + j*ldb + p: read each stored row contiguously, write with stride nr.
-                for (int j = 0; j < cols; j++) {
-                    long src = bOff + (long) (j0 + jr + j) * ldb + pc;
-                    long dst = base + j;
-                    for (int p = 0; p < kc; p++) bp.setAtIndex(F, dst + (long) p * nr, b.getAtIndex(F, src + p));
+                // B(p, j) at bOff + j*ldb + p: the nr stored rows are bulk-copied to the heap, transposed there and the
+                // panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
+                // this path carries every linear layer of a mapped PyTorch checkpoint (weights stored (out, in)).
+                Buffers buf = buffers.get();
+                float[] rows = buf.rowsB(nr * kc), panel = buf.panelB;
+                for (int j = 0; j < cols; j++) MemorySegment.copy(b, F, (bOff + (long) (j0 + jr + j) * ldb + pc) * 4, rows, j * kc, kc);
+                for (int j = cols; j < nr; j++) java.util.Arrays.fill(rows, j * kc, (j + 1) * kc, 0f);
+                for (int p = 0; p < kc; p++) {
+                    int d = p * nr;
+                    for (int j = 0; j < nr; j++) panel[d + j] = rows[j * kc + p];
                 }
+                MemorySegment.copy(panel, 0, bp, F, base * 4, nr * kc);
+                continue;
             }
             if (cols < nr) {
                 for (int p = 0; p < kc; p++) {
