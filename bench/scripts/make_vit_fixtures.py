@@ -9,8 +9,9 @@ Needs Debian's python3-torch, python3-torchvision, python3-pil (python3-onnx for
       namings (torchvision, timm, Hugging Face + config.json) and once in BF16, with an input batch and the logits.
       Also PIL resize/convert fixtures for the preprocessing tests.
   make_vit_fixtures.py b16 OUT_DIR [--onnx]
-      ViT-B/16 at 224 (random weights, seed 0), the same model the ONNX Runtime peer exports: weights, input,
-      logits and, with --onnx, OUT_DIR/vit_b_16.onnx. Not committed (346 MB).
+      ViT-B/16 at 224 (random weights, seed 0: the ONNX Runtime peer's model, but with a random instead of a zero
+      head so that logits say something): weights, input, logits and, with --onnx, OUT_DIR/vit_b_16.onnx, for the
+      agreement check and the benchmarks. Not committed (346 MB).
 
 Tensors are written in the safetensors layout by hand (8-byte header length, JSON header, little-endian data), so
 the script needs no safetensors package.
@@ -147,6 +148,9 @@ def b16(out, onnx):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     m = tvm.vit_b_16().eval()
+    with torch.no_grad():  # torchvision zero-inits the head: every logit would be 0 and agree with anything
+        m.heads.head.weight.normal_(0, 0.05)
+        m.heads.head.bias.normal_(0, 0.05)
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         logits = m(x)

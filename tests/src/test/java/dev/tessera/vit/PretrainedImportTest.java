@@ -192,6 +192,36 @@ class PretrainedImportTest {
         }
     }
 
+    /** Random byte mutations and truncations of a real checkpoint: loading either works or names the file; never anything else. */
+    @net.jqwik.api.Property(tries = 60)
+    void mutatedCheckpointsFailCleanly(@net.jqwik.api.ForAll("mutations") int[] m) throws IOException {
+        byte[] b = Files.readAllBytes(fixture("tiny_timm.safetensors"));
+        int len = m[0] == 0 ? b.length : 1 + Math.floorMod(m[1], b.length);
+        byte[] c = java.util.Arrays.copyOf(b, len);
+        // Most mutations land in the header (its first ~6 KB), where the parsing is.
+        for (int i = 2; i + 1 < m.length; i += 2) {
+            int at = Math.floorMod(m[i], Math.min(c.length, m[i] % 3 == 0 ? c.length : 6000));
+            c[at] = (byte) m[i + 1];
+        }
+        Path p = Files.createTempFile("tessera-mut", ".safetensors"); // (jqwik properties get no @TempDir)
+        try {
+            Files.write(p, c);
+            try (VisionTransformer v = VisionTransformer.load(p, HEADS3)) {
+                float[] y = v.logits(new float[v.config().channels() * v.config().imageHeight() * v.config().imageWidth()], 1);
+                assertEquals(v.config().numClasses(), y.length);
+            } catch (IOException e) {
+                assertTrue(e.getMessage().contains(p.toString()), "error without the file name: " + e.getMessage());
+            }
+        } finally {
+            Files.deleteIfExists(p);
+        }
+    }
+
+    @net.jqwik.api.Provide
+    net.jqwik.api.Arbitrary<int[]> mutations() {
+        return net.jqwik.api.Arbitraries.integers().array(int[].class).ofMinSize(2).ofMaxSize(12);
+    }
+
     @Test
     void closedModelsRefuseWork() throws IOException {
         VisionTransformer m = VisionTransformer.load(fixture("tiny_timm.safetensors"), HEADS3);

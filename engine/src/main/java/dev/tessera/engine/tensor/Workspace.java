@@ -70,6 +70,24 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
+    /** A position in the workspace to come back to with {@link #release}. */
+    public record Mark(int chunk, long pos, long used, long generation) {}
+
+    public Mark mark() {
+        return new Mark(chunk, pos, used, generation);
+    }
+
+    /**
+     * Gives back everything taken since {@code m}: an inference pass releases each block's temporaries once the block's
+     * output is saved, so its memory is one block deep instead of the whole network.
+     */
+    public void release(Mark m) {
+        if (m.generation() != generation) throw new TensorException("workspace mark from before a reset");
+        chunk = m.chunk();
+        pos = m.pos();
+        used = m.used();
+    }
+
     /** Rewinds: every tensor handed out since the last reset may now be overwritten. */
     public void reset() {
         chunk = 0;

@@ -104,7 +104,20 @@ public final class VisionTransformer implements AutoCloseable {
         ViTConfig c = config;
         Tensor x = embed(tape, images, seed);
         int b = images.dim(0);
-        for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
+        if (tape.recording()) {
+            for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
+        } else {
+            // Inference keeps nothing for backward: each block's output is copied aside and its temporaries released.
+            dev.tessera.engine.tensor.Workspace ws = tape.workspace();
+            Tensor[] keep = {ws.allocate(x.shape()), ws.allocate(x.shape())};
+            for (int i = 0; i < blocks.length; i++) {
+                dev.tessera.engine.tensor.Workspace.Mark m = ws.mark();
+                Tensor y = blocks[i].forward(tape, x, seed * 1_000_003L + i);
+                keep[i & 1].copyFrom(y);
+                ws.release(m);
+                x = keep[i & 1];
+            }
+        }
         Tensor pooled;
         if (c.pool() == ViTConfig.Pool.CLS) {
             x = norm.forward(tape, x);
