@@ -2,7 +2,7 @@
 # Tessera against ONNX Runtime Java 1.22 on the same ViT-B/16 weights, in one run: logits agreement with torchvision
 # and img/s at each thread count, each engine in its own JVM. Peak RSS of each JVM is printed too.
 # Needs Debian's python3-torch, python3-torchvision, python3-onnx (the model is made once by make_vit_fixtures.py).
-# Usage: bench/peers/ort_peer.sh [threads=1,2] [batches=1,8] [dir=/tmp/tessera-b16]
+# Usage: [ENGINES="ort tessera"] bench/peers/ort_peer.sh [threads=1,2] [batches=1,8] [dir=/tmp/tessera-b16]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 threads=${1:-1,2}; batches=${2:-1,8}; dir=${3:-/tmp/tessera-b16}
@@ -14,10 +14,10 @@ mkdir -p "$dir"
 "$root/tessera" info >/dev/null   # builds the jar when needed
 jdk=$("$root/tessera" jdk)
 for t in ${threads//,/ }; do
-  for engine in ort tessera; do
+  for engine in ${ENGINES:-ort tessera}; do
     model="$dir/vit_b_16.safetensors"; [ "$engine" = ort ] && model="$dir/vit_b_16.onnx"
     /usr/bin/time -f "{\"engine\": \"$engine\", \"threads\": $t, \"peak_rss_mb\": %M}" -o /tmp/ort_peer_rss.$$ \
-      "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
+      "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmx1g \
       -cp "$root/vit/target/tessera.jar:$ort" "$root/bench/peers/OrtPeer.java" "$engine" "$model" "$dir/vit_b_16_io.safetensors" "$t" "$batches" 2>/dev/null
     sed 's/"peak_rss_mb": \([0-9]*\)/"peak_rss_mb": \1/' /tmp/ort_peer_rss.$$ | awk -F'"peak_rss_mb": ' '{split($2,a,"}"); printf "%s\"peak_rss_mb\": %.0f}\n", $1, a[1]/1024}'
   done

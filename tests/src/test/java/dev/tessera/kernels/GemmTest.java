@@ -47,6 +47,31 @@ class GemmTest {
         }
     }
 
+    /** Weights packed once (the inference path), used as the B of later GEMMs with an epilogue. */
+    @Property(tries = 40)
+    void packedBMatchesReference(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("kSizes") int k,
+                                 @ForAll boolean transB, @ForAll("threads") int threads) {
+        long floats = FAST.packedFloats(k, n);
+        if (floats == 0) { // the scalar path has no packed form and says so
+            org.junit.jupiter.api.Assertions.assertNull(FAST.packB(transB, k, n, MemorySegment.NULL, 0, 1, MemorySegment.NULL, 0));
+            return;
+        }
+        Parallel.setThreads(threads);
+        try (Arena arena = Arena.ofShared()) {
+            long ldb = transB ? k + 2 : n + 5;
+            MemorySegment a = random(arena, (long) m * k, 1), b = random(arena, (transB ? n : k) * ldb, 2), bias = random(arena, n, 3);
+            MemorySegment packed = dev.tessera.engine.tensor.OffHeap.allocateFloats(arena, floats + 7);
+            dev.tessera.engine.kernels.PackedMatrix pm = FAST.packB(transB, k, n, b, 0, ldb, packed, 7);
+            MemorySegment c0 = random(arena, (long) m * n, 4), c1 = random(arena, (long) m * n, 5);
+            Epilogue ep = new Epilogue(bias, 0, Activation.GELU, null, 0, n, null, 0, n);
+            REF.gemm(false, transB, m, n, k, 1f, a, 0, k, b, 0, ldb, 0f, c0, 0, n, ep);
+            FAST.gemmPacked(m, n, k, a, 0, k, pm, c1, 0, n, ep);
+            assertClose("packed gemm " + m + "x" + n + "x" + k + " tB=" + transB, c0, c1, (long) m * n, 2e-5 * Math.sqrt(k) * 4, 1e-4);
+        } finally {
+            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
     @Provide
     Arbitrary<Float> betas() { return Arbitraries.of(0f, 1f, -0.5f); }
 

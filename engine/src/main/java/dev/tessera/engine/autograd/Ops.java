@@ -42,6 +42,15 @@ public final class Ops {
 
     /** As above with W stored (out, in) when {@code wOutIn}: PyTorch's layout, multiplied as x W^T without a copy. */
     public static Tensor linear(Tape tape, Tensor x, Tensor w, boolean wOutIn, Tensor b, Activation act, Tensor residual) {
+        return linear(tape, x, w, wOutIn, null, b, act, residual);
+    }
+
+    /**
+     * As above, the forward GEMM reading {@code packed} (W pre-packed by these kernels) when given; backward still
+     * uses W itself.
+     */
+    public static Tensor linear(Tape tape, Tensor x, Tensor w, boolean wOutIn, dev.tessera.engine.kernels.PackedMatrix packed,
+                                Tensor b, Activation act, Tensor residual) {
         requireContiguous("linear", x, w, b, residual);
         int in = lastDim(x), out = w.dim(wOutIn ? 0 : 1), r = rows(x);
         if (w.rank() != 2 || w.dim(wOutIn ? 1 : 0) != in) throw new TensorException("linear: x " + x.shapeString() + " times W " + w.shapeString() + ": inner sizes differ");
@@ -56,7 +65,11 @@ public final class Ops {
         Epilogue ep = new Epilogue(b == null ? null : b.segment(), b == null ? 0 : b.offset(), act,
                 residual == null ? null : residual.segment(), residual == null ? 0 : residual.offset(), out,
                 pre == null ? null : pre.segment(), pre == null ? 0 : pre.offset(), out);
-        k.gemm(false, wOutIn, r, out, in, 1f, x.segment(), x.offset(), in, w.segment(), w.offset(), wOutIn ? in : out, 0f, y.segment(), y.offset(), out, ep);
+        if (packed != null && packed.packedBy().equals(k.name())) {
+            k.gemmPacked(r, out, in, x.segment(), x.offset(), in, packed, y.segment(), y.offset(), out, ep);
+        } else {
+            k.gemm(false, wOutIn, r, out, in, 1f, x.segment(), x.offset(), in, w.segment(), w.offset(), wOutIn ? in : out, 0f, y.segment(), y.offset(), out, ep);
+        }
         if (grad) {
             tape.record(y, () -> {
                 Tensor dy = tape.grad(y);

@@ -25,6 +25,23 @@ public interface Kernels {
               MemorySegment b, long bOff, long ldb,
               float beta, MemorySegment c, long cOff, long ldc, Epilogue epilogue);
 
+    /**
+     * Packs op(B) (k x n) for {@link #gemmPacked} into {@code dst} (at least {@link #packedFloats} floats from dstOff),
+     * or returns null when this implementation has no packed path (the caller then keeps calling {@link #gemm}).
+     */
+    default PackedMatrix packB(boolean transB, int k, int n, MemorySegment b, long bOff, long ldb, MemorySegment dst, long dstOff) {
+        return null;
+    }
+
+    /** Floats {@link #packB} needs for a k x n matrix; 0 when there is no packed path. */
+    default long packedFloats(int k, int n) { return 0; }
+
+    /** C[m x n] = A[m x k] * B (packed), then the epilogue; C is overwritten. */
+    default void gemmPacked(int m, int n, int k, MemorySegment a, long aOff, long lda, PackedMatrix b,
+                            MemorySegment c, long cOff, long ldc, Epilogue epilogue) {
+        throw new UnsupportedOperationException(name() + " has no packed GEMM");
+    }
+
     /** {@code batch} independent GEMMs at strides sA, sB, sC (floats): the heads of attention. */
     default void gemmBatched(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha,
                              MemorySegment a, long aOff, long lda, long sA,

@@ -30,14 +30,19 @@ import java.util.TreeSet;
  * and position embeddings resampled to another resolution.
  */
 public final class PretrainedWeights implements ExternalWeights {
-    /** What the caller may pin down; nulls and zeros mean "infer from the file". */
-    public record Options(CheckpointFormat format, int heads, int imageHeight, int imageWidth, Path hfConfig) {
-        public static final Options AUTO = new Options(null, 0, 0, 0, null);
+    /**
+     * What the caller may pin down; nulls and zeros mean "infer from the file". {@code prepack}: pack each linear
+     * weight once into the GEMM's panel layout (as fast as inference gets; the mapped pages of the originals are
+     * released, so memory stays about one copy of the weights) instead of running every GEMM on the mapping as stored.
+     */
+    public record Options(CheckpointFormat format, int heads, int imageHeight, int imageWidth, Path hfConfig, boolean prepack) {
+        public static final Options AUTO = new Options(null, 0, 0, 0, null, true);
 
-        public Options withHeads(int h) { return new Options(format, h, imageHeight, imageWidth, hfConfig); }
-        public Options withFormat(CheckpointFormat f) { return new Options(f, heads, imageHeight, imageWidth, hfConfig); }
-        public Options withImageSize(int h, int w) { return new Options(format, heads, h, w, hfConfig); }
-        public Options withHfConfig(Path p) { return new Options(format, heads, imageHeight, imageWidth, p); }
+        public Options withHeads(int h) { return new Options(format, h, imageHeight, imageWidth, hfConfig, prepack); }
+        public Options withFormat(CheckpointFormat f) { return new Options(f, heads, imageHeight, imageWidth, hfConfig, prepack); }
+        public Options withImageSize(int h, int w) { return new Options(format, heads, h, w, hfConfig, prepack); }
+        public Options withHfConfig(Path p) { return new Options(format, heads, imageHeight, imageWidth, p, prepack); }
+        public Options withPrepack(boolean p) { return new Options(format, heads, imageHeight, imageWidth, hfConfig, p); }
     }
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;

@@ -229,7 +229,29 @@ public final class VisionTransformer implements AutoCloseable {
         };
         if (m.config.imageWidth() != size) m.preprocess = new dev.tessera.vit.image.Preprocess(m.preprocess.name(), size, true, size, m.config.imageWidth(), m.preprocess.filter(), m.preprocess.mean(), m.preprocess.std());
         m.labels = w.labels();
+        if (options.prepack()) m.prepackWeights();
         return m;
+    }
+
+    /**
+     * Packs every linear weight once into the GEMM's panel layout, for a frozen model that will run many forwards;
+     * mapped originals' pages are released afterwards (they fault back in only if something reads them). Returns the
+     * bytes of packed weights.
+     */
+    public long prepackWeights() {
+        dev.tessera.engine.kernels.Kernels k = dev.tessera.engine.kernels.KernelProvider.get();
+        java.util.List<Linear> layers = new java.util.ArrayList<>();
+        layers.add(patchEmbed);
+        for (EncoderBlock b : blocks) layers.addAll(java.util.List.of(b.qkv, b.proj, b.fc1, b.fc2));
+        if (preLogits != null) layers.add(preLogits);
+        layers.add(head);
+        long bytes = 0;
+        for (Linear l : layers) {
+            bytes += l.prepack(k, params.arena());
+            java.lang.foreign.MemorySegment seg = l.weight.value().segment();
+            if (seg.isMapped()) seg.unload();
+        }
+        return bytes;
     }
 
     public dev.tessera.vit.image.Preprocess preprocess() { return preprocess; }

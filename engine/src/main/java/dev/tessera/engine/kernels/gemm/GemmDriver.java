@@ -33,6 +33,43 @@ public final class GemmDriver {
 
     public Blocking blocking() { return blk; }
 
+    public int nr() { return nr; }
+
+    /** Packs op(B) (k x n) into dst in {@link dev.tessera.engine.kernels.PackedMatrix}'s layout, K blocks of this driver's kc. */
+    public dev.tessera.engine.kernels.PackedMatrix pack(boolean transB, int k, int n, MemorySegment b, long bOff, long ldb,
+                                                        MemorySegment dst, long dstOff, String by) {
+        int kcMax = blk.kc();
+        long npad = (long) (n + nr - 1) / nr * nr;
+        int kBlocks = (k + kcMax - 1) / kcMax;
+        // Panels of one K block are independent: spread (block, column chunk) over the pool.
+        int chunk = Math.max(nr, blk.nc() / nr * nr);
+        int chunks = (n + chunk - 1) / chunk;
+        Parallel.forEach(kBlocks * chunks, t -> {
+            int q = t / chunks, jc = (t % chunks) * chunk, pc = q * kcMax, kc = Math.min(kcMax, k - pc), nc = Math.min(chunk, n - jc);
+            packB(transB, b, bOff, ldb, jc, nc, pc, kc, dst.asSlice((dstOff + pc * npad + (long) jc * kc) * 4, (long) ((nc + nr - 1) / nr) * nr * kc * 4));
+        }, b, dst);
+        return new dev.tessera.engine.kernels.PackedMatrix(dst, dstOff, k, n, kcMax, nr, by);
+    }
+
+    /** C = A B with B pre-packed: {@link #gemm}'s blocking without the packing of B. */
+    public void gemmPacked(int m, int n, int k, MemorySegment a, long aOff, long lda, dev.tessera.engine.kernels.PackedMatrix b,
+                           MemorySegment c, long cOff, long ldc, Epilogue ep) {
+        if (m <= 0 || n <= 0) return;
+        if (b.kc() != blk.kc() || b.nr() != nr) throw new IllegalArgumentException("matrix packed with kc " + b.kc() + ", nr " + b.nr() + " for a driver of kc " + blk.kc() + ", nr " + nr);
+        int mTiles = (m + mr - 1) / mr, nTiles = (n + nr - 1) / nr;
+        long flops = 2L * m * n * k;
+        int threads = flops < 2_000_000 || Parallel.inParallelRegion() || !Parallel.shareable(a, b.segment(), c) ? 1 : Parallel.threads();
+        // Without B packing, splitting N costs nothing extra and splitting M re-reads B: prefer N.
+        int tn = Math.min(threads, nTiles), tm = Math.max(1, threads / tn);
+        Epilogue e = ep == null || ep.isNone() ? null : ep;
+        Parallel.forEach(tm * tn, t -> {
+            int ti = t / tn, tj = t % tn;
+            int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
+            int n0 = split(nTiles, tn, tj) * nr, n1 = Math.min(n, split(nTiles, tn, tj + 1) * nr);
+            if (m0 < m1 && n0 < n1) block(false, false, m0, m1, n0, n1, k, 1f, a, aOff, lda, null, 0, 0, 0f, c, cOff, ldc, e, null, mTiles, b);
+        });
+    }
+
     private final class Buffers {
         MemorySegment b = MemorySegment.NULL;
         float[] a = new float[0], shared = new float[0], rowsB = new float[0], panelB = new float[0];
@@ -78,7 +115,7 @@ public final class GemmDriver {
         int tm = grid[0], tn = grid[1];
         Epilogue e = ep == null || ep.isNone() ? null : ep;
         if (tm * tn == 1) {
-            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, null, mTiles);
+            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, null, mTiles, null);
             return;
         }
         // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
@@ -101,7 +138,7 @@ public final class GemmDriver {
             int ti = t / tn, tj = t % tn;
             int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
             int n0 = split(nTiles, tn, tj) * nr, n1 = Math.min(n, split(nTiles, tn, tj + 1) * nr);
-            if (m0 < m1 && n0 < n1) block(transA, transB, m0, m1, n0, n1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, pa, mTiles);
+            if (m0 < m1 && n0 < n1) block(transA, transB, m0, m1, n0, n1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, pa, mTiles, null);
         });
     }
 
@@ -131,14 +168,16 @@ public final class GemmDriver {
 
     private void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int k, float alpha,
                        MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
-                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, float[] packedA, int mTiles) {
+                       float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, float[] packedA, int mTiles,
+                       dev.tessera.engine.kernels.PackedMatrix packedB) {
         Buffers buf = buffers.get();
         int kcMax = blk.kc(), ncMax = blk.nc();
         int mRows = m1 - m0;
         int mPanels = (mRows + mr - 1) / mr;
         int kcA = Math.min(kcMax, k), rsMax = rowStride(kcA);
         float[] ap = packedA != null ? packedA : buf.a((long) mPanels * mr * rsMax);
-        MemorySegment bp = buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
+        MemorySegment bp = packedB != null ? packedB.segment() : buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
+        long npad = packedB != null ? packedB.paddedN() : 0;
         MemorySegment tile = buf.tile;
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
@@ -160,7 +199,9 @@ public final class GemmDriver {
             }
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
-                packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
+                // A pre-packed B is read in place: panel (pc, j) at off + pc * paddedN + j * kc.
+                long bBase = packedB != null ? packedB.off() + pc * npad + (long) jc * kc : 0;
+                if (packedB == null) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
                     boolean asRows = rowsMode && rows == mr;
@@ -168,14 +209,20 @@ public final class GemmDriver {
                     int i = m0 + ir;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
-                        long bpOff = (long) (jr / nr) * nr * kc;
+                        long bpOff = bBase + (long) (jr / nr) * nr * kc;
                         int j = jc + jr;
                         long ct = cOff + (long) i * ldc + j;
                         // One kernel for every tile, edges included: a second, rarely called kernel would run
                         // un-intrinsified (boxing every vector) until C2 got round to it, which took seconds.
                         // The kernel only overwrites: full tiles with beta == 0 go straight to C, everything else
                         // (edges, accumulation) through the L1-resident tile buffer and a merge.
-                        boolean toC = betaEff == 0f && cols == nr && rows == mr;
+                        boolean full = cols == nr && rows == mr;
+                        if (asRows && full && betaEff == 1f) {
+                            // Later K blocks (and beta = 1 calls) accumulate in registers straight into C.
+                            uk.computeRowsAcc(kc, ap, apOff, rs, bp, bpOff, c, ct, ldc);
+                            continue;
+                        }
+                        boolean toC = betaEff == 0f && full;
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
                         if (asRows) uk.computeRows(kc, ap, apOff, rs, bp, bpOff, dst, dOff, dLd);

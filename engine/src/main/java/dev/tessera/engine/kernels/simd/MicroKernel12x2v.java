@@ -160,6 +160,80 @@ final class MicroKernel12x2v implements MicroKernel {
     }
 
     @Override
+    public void computeRowsAcc(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,
+                               MemorySegment c, long cOff, long ldc) {
+        long pb = bpOff * 4;
+        int a0 = aOff + 0 * rs;
+        int a1 = aOff + 1 * rs;
+        int a2 = aOff + 2 * rs;
+        int a3 = aOff + 3 * rs;
+        int a4 = aOff + 4 * rs;
+        int a5 = aOff + 5 * rs;
+        int a6 = aOff + 6 * rs;
+        int a7 = aOff + 7 * rs;
+        int a8 = aOff + 8 * rs;
+        int a9 = aOff + 9 * rs;
+        int a10 = aOff + 10 * rs;
+        int a11 = aOff + 11 * rs;
+        long cb = cOff * 4, ld = ldc * 4;
+        FloatVector c0_0 = FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO), c0_1 = FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO), c1_0 = FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO), c1_1 = FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO), c2_0 = FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO), c2_1 = FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO), c3_0 = FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO), c3_1 = FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO), c4_0 = FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO), c4_1 = FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO), c5_0 = FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO), c5_1 = FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO), c6_0 = FloatVector.fromMemorySegment(S, c, cb + 6 * ld, NO), c6_1 = FloatVector.fromMemorySegment(S, c, cb + 6 * ld + VB, NO), c7_0 = FloatVector.fromMemorySegment(S, c, cb + 7 * ld, NO), c7_1 = FloatVector.fromMemorySegment(S, c, cb + 7 * ld + VB, NO), c8_0 = FloatVector.fromMemorySegment(S, c, cb + 8 * ld, NO), c8_1 = FloatVector.fromMemorySegment(S, c, cb + 8 * ld + VB, NO), c9_0 = FloatVector.fromMemorySegment(S, c, cb + 9 * ld, NO), c9_1 = FloatVector.fromMemorySegment(S, c, cb + 9 * ld + VB, NO), c10_0 = FloatVector.fromMemorySegment(S, c, cb + 10 * ld, NO), c10_1 = FloatVector.fromMemorySegment(S, c, cb + 10 * ld + VB, NO), c11_0 = FloatVector.fromMemorySegment(S, c, cb + 11 * ld, NO), c11_1 = FloatVector.fromMemorySegment(S, c, cb + 11 * ld + VB, NO);
+        for (int p = 0; p < kc; p++) {
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
+            FloatVector x;
+            x = FloatVector.broadcast(S, a[a0 + p]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, a[a1 + p]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, a[a2 + p]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, a[a3 + p]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, a[a4 + p]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, a[a5 + p]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            x = FloatVector.broadcast(S, a[a6 + p]);
+            c6_0 = x.fma(b0, c6_0);
+            c6_1 = x.fma(b1, c6_1);
+            x = FloatVector.broadcast(S, a[a7 + p]);
+            c7_0 = x.fma(b0, c7_0);
+            c7_1 = x.fma(b1, c7_1);
+            x = FloatVector.broadcast(S, a[a8 + p]);
+            c8_0 = x.fma(b0, c8_0);
+            c8_1 = x.fma(b1, c8_1);
+            x = FloatVector.broadcast(S, a[a9 + p]);
+            c9_0 = x.fma(b0, c9_0);
+            c9_1 = x.fma(b1, c9_1);
+            x = FloatVector.broadcast(S, a[a10 + p]);
+            c10_0 = x.fma(b0, c10_0);
+            c10_1 = x.fma(b1, c10_1);
+            x = FloatVector.broadcast(S, a[a11 + p]);
+            c11_0 = x.fma(b0, c11_0);
+            c11_1 = x.fma(b1, c11_1);
+            pb += 2 * VB;
+        }
+        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        c6_0.intoMemorySegment(c, cb + 6 * ld, NO); c6_1.intoMemorySegment(c, cb + 6 * ld + VB, NO);
+        c7_0.intoMemorySegment(c, cb + 7 * ld, NO); c7_1.intoMemorySegment(c, cb + 7 * ld + VB, NO);
+        c8_0.intoMemorySegment(c, cb + 8 * ld, NO); c8_1.intoMemorySegment(c, cb + 8 * ld + VB, NO);
+        c9_0.intoMemorySegment(c, cb + 9 * ld, NO); c9_1.intoMemorySegment(c, cb + 9 * ld + VB, NO);
+        c10_0.intoMemorySegment(c, cb + 10 * ld, NO); c10_1.intoMemorySegment(c, cb + 10 * ld + VB, NO);
+        c11_0.intoMemorySegment(c, cb + 11 * ld, NO); c11_1.intoMemorySegment(c, cb + 11 * ld + VB, NO);
+    }
+
+    @Override
     public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
         SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);
     }

@@ -93,6 +93,25 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     @Override
+    public dev.tessera.engine.kernels.PackedMatrix packB(boolean transB, int k, int n, MemorySegment b, long bOff, long ldb, MemorySegment dst, long dstOff) {
+        return gemm.pack(transB, k, n, b, bOff, ldb, dst, dstOff, name());
+    }
+
+    @Override
+    public long packedFloats(int k, int n) {
+        return dev.tessera.engine.kernels.PackedMatrix.floats(k, n, gemm.nr());
+    }
+
+    @Override
+    public void gemmPacked(int m, int n, int k, MemorySegment a, long aOff, long lda, dev.tessera.engine.kernels.PackedMatrix b,
+                           MemorySegment c, long cOff, long ldc, Epilogue ep) {
+        if (!name().equals(b.packedBy()) || b.k() != k || b.n() != n) {
+            throw new IllegalArgumentException("packed matrix " + b.k() + "x" + b.n() + " by " + b.packedBy() + " used as " + k + "x" + n + " by " + name());
+        }
+        gemm.gemmPacked(m, n, k, a, aOff, lda, b, c, cOff, ldc, ep);
+    }
+
+    @Override
     public void gemmBatched(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha,
                             MemorySegment a, long aOff, long lda, long sA, MemorySegment b, long bOff, long ldb, long sB,
                             float beta, MemorySegment c, long cOff, long ldc, long sC) {
