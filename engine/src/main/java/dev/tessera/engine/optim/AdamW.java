@@ -47,7 +47,14 @@ public final class AdamW implements Optimizer {
     @Override
     public long steps() { return t; }
 
+    @Override
     public void setSteps(long steps) { this.t = steps; }
+
+    @Override
+    public java.util.List<String> stateNames() { return java.util.List.of("m", "v"); }
+
+    @Override
+    public MemorySegment state(int i, int which) { return which == 0 ? m[i] : v[i]; }
 
     /** First and second moments of parameter i (for checkpoints). */
     public MemorySegment firstMoment(int i) { return m[i]; }

@@ -38,4 +38,13 @@ public final class Sgd implements Optimizer {
 
     @Override
     public long steps() { return t; }
+
+    @Override
+    public void setSteps(long steps) { this.t = steps; }
+
+    @Override
+    public List<String> stateNames() { return List.of("momentum"); }
+
+    @Override
+    public MemorySegment state(int i, int which) { return buf[i]; }
 }

@@ -49,8 +49,12 @@ public final class Main {
         out.println("usage: tessera <command> [options]");
         out.println("  train    train a ViT on Fashion-MNIST (--epochs --batch-size --lr --seed --threads --out --data,");
         out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume)");
+        out.println("           fine-tuning: --init CHECKPOINT [--finetune] (SGD momentum 0.9, new zero head; timm, torchvision,");
+        out.println("           Hugging Face safetensors or a Tessera checkpoint)");
         out.println("  eval     --checkpoint DIR: test accuracy and confusion matrix");
-        out.println("  predict  --checkpoint DIR [--top K] IMAGE...: the top-k classes of each image");
+        out.println("  predict  (--checkpoint DIR | --weights FILE.safetensors [--format auto|timm|torchvision|hf] [--heads H]");
+        out.println("           [--image-size N]) [--preprocess timm|torchvision|hf] [--labels FILE] [--top K] [--json] [--logits]");
+        out.println("           IMAGE...: the top-k classes of each image");
         out.println("  analyze  --checkpoint DIR [--out DIR] [--compare DIR] [--images N]: attention rollout, attention");
         out.println("           distance, position-embedding similarity and layer CKA pictures (PNG)");
         out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");

@@ -40,7 +40,7 @@ final class TrainCommand {
     }
 
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
-        Args a = new Args(argv, Set.of("resume", "quick", "spt", "lsa"), Set.of("data", "epochs", "batch-size", "lr", "seed", "threads", "out",
+        Args a = new Args(argv, Set.of("resume", "quick", "spt", "lsa", "finetune"), Set.of("init", "format","data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
                 "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment", "attn-dropout", "drloc"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
@@ -84,6 +84,27 @@ final class TrainCommand {
                     train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
                     mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa(), mc.drloc());
         }
+        Path init = a.str("init", null) == null ? null : Path.of(a.str("init", null));
+        dev.tessera.vit.io.PretrainedWeights.Options initOpt = dev.tessera.vit.io.PretrainedWeights.Options.AUTO.withPrepack(false);
+        if (init != null && !resume) {
+            if (a.str("format", null) != null && !a.str("format", null).equals("auto")) initOpt = initOpt.withFormat(dev.tessera.vit.io.CheckpointFormat.parse(a.str("format", null)));
+            if (a.str("heads", null) != null) initOpt = initOpt.withHeads(a.integer("heads", 0));
+            ViTConfig src;
+            if (java.nio.file.Files.isDirectory(init)) {
+                src = Checkpoint.readConfig(CheckpointArgs.directory(init.toString()));
+            } else {
+                try (dev.tessera.vit.io.PretrainedWeights w = dev.tessera.vit.io.PretrainedWeights.open(init, initOpt)) {
+                    src = w.config();
+                }
+            }
+            mc = dev.tessera.vit.train.FineTune.configFor(src, train.channels(), train.height(), train.width(), train.classes());
+        } else if (a.flag("finetune")) {
+            throw new UsageException("--finetune needs --init CHECKPOINT (a Tessera checkpoint, or a timm, torchvision or Hugging Face safetensors file)");
+        }
+        if (a.flag("finetune")) {
+            // The ViT paper's fine-tuning: SGD with momentum 0.9, no weight decay, lr 0.01 unless told otherwise.
+            tc = tc.withWeightDecay(a.flt("weight-decay", 0f)).withLr(a.flt("lr", 0.01f));
+        }
         boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
         float[] stats = fmnist ? new float[] {MEAN, STD} : DataSources.pixelStats(train);
         out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
@@ -92,7 +113,10 @@ final class TrainCommand {
                 (mc.spt() ? ", SPT" : "") + (mc.lsa() ? ", LSA" : ""), mc.drloc() > 0 ? ", DRLoc " + mc.drloc() : "");
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
-        Trainer.Result r = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]).run(resume);
+        Trainer trainer = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]);
+        if (init != null) trainer.initFrom(init, initOpt);
+        if (a.flag("finetune")) trainer.withSgd(0.9f);
+        Trainer.Result r = trainer.run(resume);
         EpochMetrics last = r.last();
         out.printf("done: test accuracy %.4f after %d epochs; metrics %s, checkpoint %s, chart %s%n", last.testAcc(), last.epoch(),
                 outDir.resolve("metrics.jsonl"), outDir.resolve("checkpoint"), outDir.resolve("curves.png"));

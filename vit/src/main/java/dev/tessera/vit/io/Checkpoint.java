@@ -1,7 +1,6 @@
 package dev.tessera.vit.io;
 
 import dev.tessera.engine.nn.Parameter;
-import dev.tessera.engine.optim.AdamW;
 import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.model.VisionTransformer;
 import java.io.IOException;
@@ -25,7 +24,7 @@ import java.util.stream.Stream;
 public final class Checkpoint {
     private Checkpoint() {}
 
-    public static void save(Path dir, VisionTransformer model, AdamW opt, Map<String, Object> state) throws IOException {
+    public static void save(Path dir, VisionTransformer model, dev.tessera.engine.optim.Optimizer opt, Map<String, Object> state) throws IOException {
         Path parent = dir.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         Path tmp = parent.resolve(dir.getFileName() + ".tmp"), old = parent.resolve(dir.getFileName() + ".old");
@@ -38,11 +37,14 @@ public final class Checkpoint {
         SafeTensors.write(tmp.resolve("model.safetensors"), weights, meta);
         if (opt != null) {
             Map<String, SafeTensors.Entry> moments = new LinkedHashMap<>();
+            List<String> kinds = opt.stateNames();
             for (int i = 0; i < ps.size(); i++) {
-                moments.put(ps.get(i).name() + ".m", new SafeTensors.Entry(ps.get(i).value().shape(), opt.firstMoment(i)));
-                moments.put(ps.get(i).name() + ".v", new SafeTensors.Entry(ps.get(i).value().shape(), opt.secondMoment(i)));
+                for (int w = 0; w < kinds.size(); w++) {
+                    moments.put(ps.get(i).name() + "." + kinds.get(w), new SafeTensors.Entry(ps.get(i).value().shape(), opt.state(i, w)));
+                }
             }
-            SafeTensors.write(tmp.resolve("optimizer.safetensors"), moments, Map.of("steps", Long.toString(opt.steps())));
+            SafeTensors.write(tmp.resolve("optimizer.safetensors"), moments,
+                    Map.of("steps", Long.toString(opt.steps()), "optimizer", opt.getClass().getSimpleName()));
         }
         Files.writeString(tmp.resolve("config.json"), Json.write(ModelConfigs.toMap(model.config())) + "\n");
         Files.writeString(tmp.resolve("state.json"), Json.write(state) + "\n");
@@ -133,12 +135,16 @@ public final class Checkpoint {
         }
     }
 
-    public static void loadOptimizer(Path dir, VisionTransformer model, AdamW opt) throws IOException {
+    public static void loadOptimizer(Path dir, VisionTransformer model, dev.tessera.engine.optim.Optimizer opt) throws IOException {
         try (SafeTensors.File f = SafeTensors.open(resolve(dir).resolve("optimizer.safetensors"))) {
+            String kind = f.metadata().get("optimizer");
+            if (kind != null && !kind.equals(opt.getClass().getSimpleName())) {
+                throw new IOException(f.path() + ": optimizer state of " + kind + ", but this run uses " + opt.getClass().getSimpleName());
+            }
             List<Parameter> ps = model.parameters().all();
+            List<String> kinds = opt.stateNames();
             for (int i = 0; i < ps.size(); i++) {
-                f.readInto(ps.get(i).name() + ".m", ps.get(i).value().shape(), opt.firstMoment(i), 0);
-                f.readInto(ps.get(i).name() + ".v", ps.get(i).value().shape(), opt.secondMoment(i), 0);
+                for (int w = 0; w < kinds.size(); w++) f.readInto(ps.get(i).name() + "." + kinds.get(w), ps.get(i).value().shape(), opt.state(i, w), 0);
             }
             String steps = f.metadata().get("steps");
             if (steps == null) throw new IOException(f.path() + ": no 'steps' in metadata");

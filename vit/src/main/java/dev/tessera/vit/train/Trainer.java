@@ -41,6 +41,10 @@ public final class Trainer {
     private final Path out;
     private final PrintStream log;
     private final float mean, std;
+    /** Fine-tuning: the checkpoint the weights start from (head excepted), and SGD with momentum instead of AdamW. */
+    private Path init;
+    private dev.tessera.vit.io.PretrainedWeights.Options initOptions = dev.tessera.vit.io.PretrainedWeights.Options.AUTO;
+    private float sgdMomentum = -1;
 
     public Trainer(ViTConfig model, TrainConfig recipe, Dataset train, Dataset test, Path out, PrintStream log, float mean, float std) {
         if (train.channels() != model.channels() || train.height() != model.imageHeight() || train.width() != model.imageWidth()) {
@@ -56,6 +60,19 @@ public final class Trainer {
         this.log = log;
         this.mean = mean;
         this.std = std;
+    }
+
+    /** Starts from the weights of {@code checkpoint} (Tessera, timm, torchvision or Hugging Face), head excepted. */
+    public Trainer initFrom(Path checkpoint, dev.tessera.vit.io.PretrainedWeights.Options options) {
+        this.init = checkpoint;
+        this.initOptions = options;
+        return this;
+    }
+
+    /** SGD with this momentum (the papers' fine-tuning optimizer) instead of AdamW; weight decay as the recipe says. */
+    public Trainer withSgd(float momentum) {
+        this.sgdMomentum = momentum;
+        return this;
     }
 
     /** Result of a run: the metrics of each epoch. */
@@ -84,7 +101,15 @@ public final class Trainer {
         if (recipe.randAugment().enabled()) augments.add(new dev.tessera.vit.data.RandAugment(recipe.randAugment(), mean, std));
 
         try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
-            AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
+            dev.tessera.engine.optim.Optimizer opt = sgdMomentum >= 0
+                    ? new dev.tessera.engine.optim.Sgd(vit.parameters(), sgdMomentum, false, recipe.weightDecay())
+                    : new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
+            if (init != null && !resume) {
+                try (VisionTransformer source = VisionTransformer.load(init, initOptions.withPrepack(false))) {
+                    FineTune.initFrom(source, vit);
+                }
+                log.printf("init    weights from %s (head re-initialised to zero)%n", init);
+            }
             Ema ema = recipe.emaDecay() > 0 ? new Ema(vit.parameters(), recipe.emaDecay()) : null;
             List<EpochMetrics> history = new ArrayList<>();
             int startEpoch = 1;
