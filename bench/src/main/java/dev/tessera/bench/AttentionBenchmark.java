@@ -65,7 +65,10 @@ public class AttentionBenchmark {
     }
 
     @TearDown
-    public void tearDown() { arena.close(); }
+    public void tearDown() {
+        Sidecar.record("AttentionBenchmark", impl + "," + mode + "," + seq + "," + threads);
+        arena.close();
+    }
 
     @Benchmark
     public MemorySegment attention() {

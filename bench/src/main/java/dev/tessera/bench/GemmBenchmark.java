@@ -55,6 +55,7 @@ public class GemmBenchmark {
 
     @TearDown
     public void tearDown() {
+        Sidecar.record("GemmBenchmark", shape + "," + threads + "," + impl);
         arena.close();
     }
 

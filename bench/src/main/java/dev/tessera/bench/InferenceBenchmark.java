@@ -49,6 +49,7 @@ public class InferenceBenchmark {
 
     @TearDown
     public void tearDown() {
+        Sidecar.record("InferenceBenchmark", model + "," + batch + "," + threads);
         if (offHeapAfterWarmup >= 0 && OffHeap.allocatedBytes() != offHeapAfterWarmup) {
             System.out.println("WARNING: off-heap memory grew by " + (OffHeap.allocatedBytes() - offHeapAfterWarmup) + " bytes in steady state");
         }

@@ -74,7 +74,10 @@ public class RowKernelBenchmark {
     }
 
     @TearDown
-    public void tearDown() { arena.close(); }
+    public void tearDown() {
+        Sidecar.record("RowKernelBenchmark", kernel + "," + impl + "," + threads);
+        arena.close();
+    }
 
     @Benchmark
     public void run(Bytes b) {

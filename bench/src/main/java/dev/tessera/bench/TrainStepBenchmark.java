@@ -57,6 +57,7 @@ public class TrainStepBenchmark {
 
     @TearDown
     public void tearDown() {
+        Sidecar.record("TrainStepBenchmark", dim + "," + depth + "," + batch + "," + threads);
         if (offHeapAfterWarmup >= 0 && OffHeap.allocatedBytes() != offHeapAfterWarmup) {
             System.out.println("WARNING: off-heap memory grew by " + (OffHeap.allocatedBytes() - offHeapAfterWarmup) + " bytes in steady state");
         }

@@ -1,0 +1,108 @@
+package dev.tessera.bench.suite;
+
+import dev.tessera.vit.io.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code tessera bench peers [--out RUN_DIR]}: what a user would pick instead, on the same machine and the same
+ * shapes, written to RUN_DIR/peers.json and merged into its summary.json so the report shows ratios measured in one
+ * session. Each peer runs when it is installed and is skipped with one line when not: OpenBLAS through numpy
+ * (GEMM), PyTorch (ViT-B/16 inference, the training-step models), ONNX Runtime Java (ViT-B/16, via
+ * bench/peers/ort_peer.sh).
+ */
+final class Peers {
+    private Peers() {}
+
+    static void main(List<String> a) throws IOException, InterruptedException {
+        Path run = Path.of(Suite.option(a, "--out", latestRun()));
+        Path root = Path.of(System.getProperty("tessera.root", "."));
+        Path peers = root.resolve("bench/peers");
+        int cores = Runtime.getRuntime().availableProcessors();
+        List<Object> out = new ArrayList<>();
+        String py = "/usr/bin/python3";
+        if (works(py, "-c", "import numpy")) {
+            for (int t : new int[] {1, cores}) {
+                lines(out, py, peers.resolve("numpy_sgemm.py").toString(), Integer.toString(t), String.join(",",
+                        "197x2304x768", "197x768x768", "197x3072x768", "197x768x3072", "1576x2304x768", "1024x1024x1024", "6400x576x192"));
+                if (cores == 1) break;
+            }
+        } else {
+            System.out.println("peers: numpy not installed (apt-get install python3-numpy libopenblas0-pthread): no GEMM peer");
+        }
+        if (works(py, "-c", "import torch, torchvision")) {
+            for (String b : new String[] {"1", "8"}) lines(out, py, peers.resolve("torch_vit.py").toString(), "infer", Integer.toString(cores), b);
+            lines(out, py, peers.resolve("torch_vit.py").toString(), "train", Integer.toString(cores), "192", "3", "768");
+            lines(out, py, peers.resolve("torch_vit.py").toString(), "train", Integer.toString(cores), "128", "4", "256");
+        } else {
+            System.out.println("peers: PyTorch not installed (apt-get install python3-torch python3-torchvision): no PyTorch peer");
+        }
+        Path ort = peers.resolve("ort_peer.sh");
+        if (works(py, "-c", "import torch, torchvision, onnx") && Files.isExecutable(ort)) {
+            List<String> cmd = List.of("bash", ort.toString(), cores > 1 ? "1," + cores : "1", "1,8");
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
+            pb.environment().put("ENGINES", "ort");
+            for (Object o : capture(pb)) {
+                @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) o;
+                if (!m.containsKey("img_per_s")) continue;
+                out.add(Map.of("peer", "onnxruntime-java-1.22", "benchmark", "InferenceBenchmark", "model", "b/16", "batch", m.get("batch"),
+                        "threads", m.get("threads"), "value", m.get("img_per_s"), "unit", "img/s"));
+            }
+        } else {
+            System.out.println("peers: ONNX Runtime peer needs python3-onnx and PyTorch to export the model: skipped");
+        }
+        Files.createDirectories(run);
+        Files.writeString(run.resolve("peers.json"), Json.write(out) + "\n");
+        Summary.write(run);
+        System.out.println("peers: " + out.size() + " figures in " + run.resolve("peers.json") + ", merged into summary.json");
+    }
+
+    static String latestRun() throws IOException {
+        Path dir = Path.of("bench-runs");
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("no bench-runs/ here: run 'tessera bench' first or pass --out RUN_DIR");
+        try (var s = Files.list(dir)) {
+            return s.filter(Files::isDirectory).map(Path::toString).sorted().reduce((x, y) -> y)
+                    .orElseThrow(() -> new IllegalArgumentException("bench-runs/ is empty: run 'tessera bench' first"));
+        }
+    }
+
+    static boolean works(String... cmd) {
+        try {
+            return new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    static void lines(List<Object> out, String... cmd) throws IOException, InterruptedException {
+        System.out.println("peers: " + String.join(" ", cmd));
+        out.addAll(capture(new ProcessBuilder(cmd)));
+    }
+
+    /** The JSON objects a peer prints, one per line; other lines go to our output. */
+    static List<Object> capture(ProcessBuilder pb) throws IOException, InterruptedException {
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        List<Object> got = new ArrayList<>();
+        for (String line : new String(p.getInputStream().readAllBytes()).split("\n")) {
+            String l = line.trim();
+            if (l.startsWith("{")) {
+                try {
+                    got.add(Json.parse(l));
+                    System.out.println("  " + l);
+                } catch (IllegalArgumentException e) {
+                    System.out.println("  (unparsed) " + l);
+                }
+            }
+        }
+        if (p.waitFor() != 0) System.out.println("peers: " + String.join(" ", pb.command()) + " exited with " + p.exitValue());
+        return got;
+    }
+}
