@@ -200,10 +200,7 @@ public final class Report {
         double max = 0;
         for (double[] v : values) for (double x : v) if (Double.isFinite(x)) max = Math.max(max, x);
         int bh = 12, gap = 10, l = 210, w = 760;
-        int rowH = 0;
-        for (double[] v : values) rowH = Math.max(rowH, v.length);
-        int h = 40 + labels.size() * (rowH * bh + gap);
-        StringBuilder g = new StringBuilder(svgOpen(w, h));
+        StringBuilder g = new StringBuilder();
         int y = 30;
         for (int i = 0; i < labels.size(); i++) {
             double[] v = values.get(i);
@@ -221,7 +218,7 @@ public final class Report {
             y += Math.max(1, k) * bh + gap;
         }
         g.append(legend(l, 8, series, colors)).append("</svg>");
-        return g.toString().replace("height=\"" + h + "\"", "height=\"" + (y + 10) + "\"");
+        return svgOpen(w, y + 10) + g;
     }
 
     // ---------------------------------------------------------------- tables
