@@ -22,6 +22,8 @@ public final class Main {
                 case "eval" -> EvalCommand.run(rest, out);
                 case "predict" -> PredictCommand.run(rest, out);
                 case "analyze" -> AnalyzeCommand.run(rest, out);
+                case "pretrain" -> PretrainCommand.run(rest, out);
+                case "ablate" -> AblateCommand.run(rest, out);
                 case "help", "-h", "--help" -> {
                     usage(out);
                     yield 0;
@@ -57,6 +59,9 @@ public final class Main {
         out.println("           IMAGE...: the top-k classes of each image");
         out.println("  analyze  --checkpoint DIR [--out DIR] [--compare DIR] [--images N]: attention rollout, attention");
         out.println("           distance, position-embedding similarity and layer CKA pictures (PNG)");
+        out.println("  pretrain --objective mpp [--epochs N] [--out DIR]: masked patch prediction, then train --init DIR/checkpoint");
+        out.println("  ablate   [--epochs N] [--seeds 1,2] [--fractions 1,0.1] [--out DIR] [--quick]: baseline, +SPT+LSA, +DRLoc and");
+        out.println("           MPP-pretrained, on all and on 10% of the labels; writes a Markdown table");
         out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");
         out.println("  test     run the test suite (launcher script only)");
         out.println("  build    build all modules, tests skipped (launcher script only)");

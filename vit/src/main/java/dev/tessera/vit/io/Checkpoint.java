@@ -129,6 +129,7 @@ public final class Checkpoint {
         try (SafeTensors.File f = SafeTensors.open(dir.resolve("model.safetensors"))) {
             for (Parameter p : model.parameters().all()) f.readInto(p.name(), p.value().shape(), p.value().segment(), p.value().offset());
             for (String name : f.tensors().keySet()) {
+                if (name.startsWith("mpp.") && model.parameters().all().stream().noneMatch(p -> p.name().startsWith("mpp."))) continue; // a pre-training head, not part of the model
                 boolean known = model.parameters().all().stream().anyMatch(p -> p.name().equals(name));
                 if (!known) throw new IOException(f.path() + ": unexpected tensor '" + name + "' for this model");
             }

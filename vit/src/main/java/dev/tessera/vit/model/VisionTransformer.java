@@ -101,8 +101,16 @@ public final class VisionTransformer implements AutoCloseable {
     public record Output(Tensor logits, Tensor tokens) {}
 
     public Output forwardWithTokens(Tape tape, Tensor images, long seed) {
+        return forwardWithTokens(tape, images, seed, null);
+    }
+
+    /**
+     * As above with {@code patchHook} applied to the patch embeddings (B, N, D) before the class token and position
+     * embeddings join them: masked patch prediction corrupts them there.
+     */
+    public Output forwardWithTokens(Tape tape, Tensor images, long seed, java.util.function.UnaryOperator<Tensor> patchHook) {
         ViTConfig c = config;
-        Tensor x = embed(tape, images, seed);
+        Tensor x = embed(tape, images, seed, patchHook);
         int b = images.dim(0);
         if (tape.recording()) {
             for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(tape, x, seed * 1_000_003L + i);
@@ -142,6 +150,10 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** Patch embedding, class token, position embeddings and embedding dropout: images -> (B, T, D). */
     private Tensor embed(Tape tape, Tensor images, long seed) {
+        return embed(tape, images, seed, null);
+    }
+
+    private Tensor embed(Tape tape, Tensor images, long seed, java.util.function.UnaryOperator<Tensor> patchHook) {
         ViTConfig c = config;
         if (images.rank() != 4 || images.dim(1) != c.channels() || images.dim(2) != c.imageHeight() || images.dim(3) != c.imageWidth()) {
             throw new TensorException("ViT expects images (B, " + c.channels() + ", " + c.imageHeight() + ", " + c.imageWidth()
@@ -164,6 +176,7 @@ public final class VisionTransformer implements AutoCloseable {
                 .reshape(b, c.patches(), c.patchDim());
         if (patchNorm != null) patches = patchNorm.forward(tape, patches);
         Tensor x = patchEmbed.forward(tape, patches);                     // (B, N, D)
+        if (patchHook != null) x = patchHook.apply(x);
         if (clsToken != null) x = Ops.concat(tape, 1, Ops.expand(tape, clsToken.value(), b), x); // (B, T, D)
         if (posEmbed != null) x = Ops.add(tape, x, posEmbed);
         x = Ops.dropout(tape, x, c.embDropout(), seed);

@@ -1,0 +1,118 @@
+package dev.tessera.vit.train;
+
+import dev.tessera.engine.autograd.Tape;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.optim.GradClip;
+import dev.tessera.engine.optim.LrSchedule;
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.Workspace;
+import dev.tessera.vit.data.Augment;
+import dev.tessera.vit.data.Batch;
+import dev.tessera.vit.data.BatchLoader;
+import dev.tessera.vit.data.Dataset;
+import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.io.Json;
+import dev.tessera.vit.model.MaskedPatchPrediction;
+import dev.tessera.vit.model.ViTConfig;
+import dev.tessera.vit.model.VisionTransformer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Self-supervised pre-training by masked patch prediction on the training images, labels unused: AdamW, warmup and
+ * cosine, clipping, a checkpoint each epoch (OUT/checkpoint, loadable by {@code train --init}) and OUT/metrics.jsonl
+ * with the MPP loss and accuracy.
+ */
+public final class Pretrainer {
+    private final ViTConfig model;
+    private final TrainConfig recipe;
+    private final Dataset train;
+    private final Path out;
+    private final PrintStream log;
+    private final float mean, std;
+
+    public Pretrainer(ViTConfig model, TrainConfig recipe, Dataset train, Path out, PrintStream log, float mean, float std) {
+        this.model = model;
+        this.recipe = recipe;
+        this.train = train;
+        this.out = out;
+        this.log = log;
+        this.mean = mean;
+        this.std = std;
+    }
+
+    /** The last epoch's MPP loss and accuracy (of the corrupted patches' colour classes). */
+    public record Result(double loss, double accuracy, int epochs) {}
+
+    public Result run() throws IOException, InterruptedException {
+        Parallel.setThreads(recipe.threads());
+        Files.createDirectories(out);
+        Path ckpt = out.resolve("checkpoint"), metrics = out.resolve("metrics.jsonl");
+        Files.deleteIfExists(metrics);
+        int stepsPerEpoch = train.count() / recipe.batchSize();
+        if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch size " + recipe.batchSize() + " exceeds the " + train.count() + " training images");
+        LrSchedule schedule = new LrSchedule(recipe.lr(), Math.round(recipe.warmupEpochs() * stepsPerEpoch), (long) stepsPerEpoch * recipe.epochs(),
+                LrSchedule.Decay.COSINE, recipe.minLrRatio());
+        List<Augment> augments = new ArrayList<>();
+        if (recipe.flip()) augments.add(Augment.horizontalFlip());
+        double loss = Double.NaN, acc = Double.NaN;
+        try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
+            MaskedPatchPrediction mpp = new MaskedPatchPrediction(vit);
+            AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
+            for (int epoch = 1; epoch <= recipe.epochs(); epoch++) {
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                long correct = 0, predicted = 0, seen = 0;
+                Progress bar = new Progress(log, "mpp epoch " + epoch + "/" + recipe.epochs(), stepsPerEpoch);
+                try (BatchLoader loader = new BatchLoader(train, recipe.batchSize(), true, true, recipe.seed(), epoch, mean, std, augments, dev.tessera.vit.data.Mixing.NONE)) {
+                    for (Batch b; (b = loader.next()) != null; ) {
+                        long step = (long) (epoch - 1) * stepsPerEpoch + b.index();
+                        Tape tape = Tape.training(ws);
+                        vit.parameters().zeroGrad();
+                        Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
+                        float[] pixels = new float[b.images().length];
+                        for (int i = 0; i < pixels.length; i++) pixels[i] = b.images()[i] * std + mean;
+                        MaskedPatchPrediction.Step s = mpp.loss(tape, x, pixels, recipe.seed() * 0x9E3779B97F4A7C15L + step);
+                        float l = s.loss().getFlat(0);
+                        if (!Float.isFinite(l)) throw new TrainingDiverged("MPP loss is " + l + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
+                        tape.backward(s.loss());
+                        GradClip.clipGlobalNorm(vit.parameters().all(), recipe.clipNorm() > 0 ? recipe.clipNorm() : Double.MAX_VALUE);
+                        opt.step(schedule.at(step));
+                        tape.reset();
+                        lossSum += (double) l * b.size();
+                        seen += b.size();
+                        correct += s.correct();
+                        predicted += s.predicted();
+                        bar.update(b.index() + 1, String.format("loss %.4f acc %.4f %.0f img/s", lossSum / seen, (double) correct / predicted, seen / ((System.nanoTime() - t0) / 1e9)));
+                    }
+                }
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                loss = lossSum / seen;
+                acc = (double) correct / predicted;
+                bar.finish(String.format("mpp loss %.4f, colour accuracy %.4f of corrupted patches | %.0f img/s, %.0f s", loss, acc, seen / seconds, seconds));
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("epoch", epoch);
+                m.put("mpp_loss", loss);
+                m.put("mpp_acc", acc);
+                m.put("img_per_s", seen / seconds);
+                m.put("seconds", seconds);
+                Files.writeString(metrics, Json.write(m) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                Map<String, Object> state = new LinkedHashMap<>();
+                state.put("epoch", epoch);
+                state.put("objective", "mpp");
+                state.put("normalize_mean", (double) mean);
+                state.put("normalize_std", (double) std);
+                Checkpoint.save(ckpt, vit, opt, state);
+            }
+        }
+        return new Result(loss, acc, recipe.epochs());
+    }
+}
