@@ -65,7 +65,9 @@ final class AblateCommand {
                     if (m.equals("drloc")) mc = mc.withDrloc(0.1f);
                     Path dir = outDir.resolve(String.format(Locale.ROOT, "%s-labels%.0f%%-seed%d", m.replace('+', '_'), 100 * f, seed));
                     long t0 = System.nanoTime();
-                    Trainer trainer = new Trainer(mc, base.withSeed(seed), train, test, dir, quiet, TrainCommand.MEAN, TrainCommand.STD);
+                    int bs = base.batchSize();
+                    while (bs > 8 && train.count() < 4 * bs) bs /= 2;           // tiny label fractions (--quick) still get steps
+                    Trainer trainer = new Trainer(mc, base.withSeed(seed).withBatchSize(bs), train, test, dir, quiet, TrainCommand.MEAN, TrainCommand.STD);
                     if (m.equals("mpp")) {
                         Path ck = pretrained.get(seed);
                         if (ck == null) {
