@@ -102,13 +102,29 @@ def small(out):
                    "num_hidden_layers": 2, "intermediate_size": 70, "image_size": 30, "patch_size": 6,
                    "num_channels": 3, "layer_norm_eps": 1e-6, "hidden_act": "gelu",
                    "id2label": {str(i): f"class{i}" for i in range(7)}}, f, indent=1)
+    # Hugging Face ViTModel: no classifier, keys without the "vit." prefix, and a pooler (dense + tanh on the class
+    # token's final state). Tessera runs it as an MLP-tanh head with an identity classifier: its "logits" are the
+    # pooled features.
+    torch.manual_seed(1)
+    pooler = torch.nn.Linear(36, 36)
+    with torch.no_grad():
+        xx = m._process_input(x)
+        xx = torch.cat([m.class_token.expand(xx.shape[0], -1, -1), xx], dim=1)
+        pooled = torch.tanh(pooler(m.encoder(xx)[:, 0]))
+    vm = {k[len("vit."):]: v for k, v in to_hf(sd, 36).items() if k.startswith("vit.")}
+    vm["pooler.dense.weight"] = pooler.weight.detach().clone()
+    vm["pooler.dense.bias"] = pooler.bias.detach().clone()
+    save_safetensors(f"{out}/tiny_hf_vitmodel.safetensors", vm)
+    with open(f"{out}/tiny_hf_vitmodel.config.json", "w") as f:
+        json.dump({"architectures": ["ViTModel"], "hidden_size": 36, "num_attention_heads": 3, "num_hidden_layers": 2,
+                   "intermediate_size": 70, "image_size": 30, "patch_size": 6, "num_channels": 3, "layer_norm_eps": 1e-6}, f, indent=1)
     # BF16: the same weights rounded; the reference runs the rounded weights in FP32.
     bf = {k: v.to(torch.bfloat16) for k, v in sd.items()}
     save_safetensors(f"{out}/tiny_torchvision_bf16.safetensors", bf)
     m.load_state_dict({k: v.float() for k, v in bf.items()})
     with torch.no_grad():
         logits_bf = m(x)
-    save_safetensors(f"{out}/tiny_io.safetensors", {"input": x, "logits": logits, "logits_bf16": logits_bf})
+    save_safetensors(f"{out}/tiny_io.safetensors", {"input": x, "logits": logits, "logits_bf16": logits_bf, "pooled": pooled})
     pil_fixtures(out)
 
 

@@ -81,6 +81,16 @@ class PretrainedImportTest {
     }
 
     @Test
+    void aHuggingFaceViTModelGivesItsPooledFeatures() throws IOException {
+        // No classifier, no "vit." prefix, a pooler: an MLP-tanh head and an identity classifier, so "logits" = pooled.
+        try (VisionTransformer m = VisionTransformer.load(fixture("tiny_hf_vitmodel.safetensors"))) {
+            assertEquals(ViTConfig.Head.MLP_TANH, m.config().head());
+            assertEquals(36, m.config().numClasses());
+            assertLogits("ViTModel pooler", io("pooled"), m.logits(io("input"), 2));
+        }
+    }
+
+    @Test
     void formatIsDetected() throws IOException {
         for (String[] c : new String[][] {{"tiny_torchvision.safetensors", "TORCHVISION"}, {"tiny_timm.safetensors", "TIMM"}, {"tiny_hf.safetensors", "HF"}}) {
             try (PretrainedWeights w = PretrainedWeights.open(fixture(c[0]), HEADS3)) {
