@@ -145,6 +145,9 @@ def pil_fixtures(out):
     Image.fromarray(rgb, "RGB").convert("P", palette=Image.ADAPTIVE, colors=64).save(f"{d}/palette.gif")
     Image.fromarray(rgb, "RGB").save(f"{d}/photo.jpg", quality=95)
     Image.fromarray(rgb, "RGB").save(f"{d}/rgb.bmp")
+    # 16-bit grey: Pillow opens it as mode I and convert('RGB') clips at 255 instead of scaling (Pillow 9.4).
+    Image.fromarray((yy * 1000 + xx * 7).astype(np.uint16)).save(f"{d}/grey16.png")
+    Image.open(f"{d}/grey16.png").convert("RGB").save(f"{d}/grey16.png.rgb.png")
     cases = []
     for src in ["rgb.png", "grey.png", "rgba.png", "palette.gif", "photo.jpg", "rgb.bmp"]:
         im = Image.open(f"{d}/{src}").convert("RGB")

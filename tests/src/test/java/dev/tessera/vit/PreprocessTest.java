@@ -40,7 +40,7 @@ class PreprocessTest {
     @Test
     void decodingMatchesPilsConvertRgb() throws IOException {
         // PNG (RGB, grey, RGBA), GIF (palette) and BMP decode exactly; JPEG decoders may differ by a level here and there.
-        for (String f : List.of("rgb.png", "grey.png", "rgba.png", "palette.gif", "rgb.bmp", "photo.jpg")) {
+        for (String f : List.of("rgb.png", "grey.png", "grey16.png", "rgba.png", "palette.gif", "rgb.bmp", "photo.jpg")) {
             double[] a = agreement(rgbOf(f + ".rgb.png"), rgbOf(f));
             if (f.endsWith(".jpg")) assertTrue(a[0] >= 0.99, f + ": only " + a[0] + " of the bytes within 1/255 of PIL's");
             else assertEquals(0.0, a[1], f + ": max difference from PIL's convert('RGB')");

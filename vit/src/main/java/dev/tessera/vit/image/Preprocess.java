@@ -53,11 +53,12 @@ public record Preprocess(String name, int resize, boolean squash, int cropH, int
         Raster r = img.getRaster();
         if (!(cm instanceof IndexColorModel) && cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY) {
             // Grey (with or without alpha): the stored level, not getRGB's linear-to-sRGB conversion, which brightens it.
+            // 16-bit grey is clipped at 255, not scaled: Pillow opens it as mode I, and I -> RGB clips.
             int bits = cm.getComponentSize(0);
             for (int y = 0; y < h; y++) {
                 for (int x = 0; x < w; x++) {
                     int v = r.getSample(x, y, 0);
-                    v = bits > 8 ? v >> (bits - 8) : bits < 8 ? v * 255 / ((1 << bits) - 1) : v;
+                    v = bits > 8 ? Math.min(v, 255) : bits < 8 ? v * 255 / ((1 << bits) - 1) : v;
                     int o = (y * w + x) * 3;
                     out[o] = out[o + 1] = out[o + 2] = (byte) v;
                 }
