@@ -65,7 +65,7 @@ public final class Suite {
             g.add(new Group("GemmBenchmark", Map.of("shape", new String[] {"197x2304x768", "1576x2304x768", "1024x1024x1024"}, "threads", oneAndN, "impl", new String[] {"simd"}), 3, 2, 2, 1));
             g.add(new Group("RowKernelBenchmark", Map.of("kernel", new String[] {"copy", "add", "layernorm", "softmax", "gelu"}, "impl", new String[] {"simd"}, "threads", new String[] {n}), 3, 1, 2, 1));
             g.add(new Group("AttentionBenchmark", Map.of("impl", new String[] {"fused"}, "mode", new String[] {"fwd", "fwdbwd"}, "seq", new String[] {"197"}, "threads", new String[] {n}), 4, 2, 2, 1));
-            g.add(new Group("InferenceBenchmark", Map.of("model", new String[] {"ti/16", "s/16"}, "batch", new String[] {"1", "8"}, "threads", new String[] {n}), 4, 3, 2, 2));
+            g.add(new Group("InferenceBenchmark", Map.of("model", new String[] {"ti/16", "s/16"}, "batch", new String[] {"1", "8"}, "threads", new String[] {n}), 5, 3, 2, 2));
             g.add(new Group("TrainStepBenchmark", Map.of("dim", new String[] {"128"}, "heads", new String[] {"4"}, "mlpDim", new String[] {"256"}, "threads", new String[] {n}), 3, 3, 2, 2));
         } else {
             g.add(new Group("GemmBenchmark", Map.of("threads", all, "impl", new String[] {"simd"}), 3, 2, 5, 2));
@@ -107,13 +107,18 @@ public final class Suite {
             k++;
             if (!filter.matcher(g.benchmark()).find()) continue;
             Path json = out.resolve("jmh-" + k + "-" + g.benchmark() + ".json");
+            List<String> jvm = new ArrayList<>(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                    "-XX:-UseProfiledLoopPredicate", "-Dtessera.bench.sidecar=" + sidecar.toAbsolutePath()));
+            // The engine's switches (-Dtessera.kernels=scalar, .vectorBits, .threads, ...) reach the forks too.
+            for (String key : System.getProperties().stringPropertyNames()) {
+                if (key.startsWith("tessera.") && !key.equals("tessera.root") && !key.equals("tessera.bench.sidecar")) jvm.add("-D" + key + "=" + System.getProperty(key));
+            }
             ChainedOptionsBuilder o = new OptionsBuilder()
                     .include("dev\\.tessera\\.bench\\." + g.benchmark() + "\\.")
                     .forks(1)
                     .warmupIterations(g.warmups()).warmupTime(TimeValue.seconds(g.warmupSeconds()))
                     .measurementIterations(g.measurements()).measurementTime(TimeValue.seconds(g.measureSeconds()))
-                    .jvmArgsAppend("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                            "-XX:-UseProfiledLoopPredicate", "-Dtessera.bench.sidecar=" + sidecar.toAbsolutePath())
+                    .jvmArgsAppend(jvm.toArray(String[]::new))
                     .addProfiler(GCProfiler.class)
                     .resultFormat(ResultFormatType.JSON).result(json.toString())
                     .shouldFailOnError(true);
