@@ -3,7 +3,7 @@
 
 Needs Debian's python3-torch, python3-torchvision, python3-pil (python3-onnx for --onnx).
 
-  make_vit_fixtures.py small OUT_DIR
+  make_vit_fixtures.py small OUT_DIR [--onnx]
       The committed test fixtures: a random-init torchvision VisionTransformer with odd sizes (image 30, patch 6,
       dim 36, 3 heads, MLP 70, 2 layers, 7 classes; biases and LayerNorms randomised too), saved in the three
       namings (torchvision, timm, Hugging Face + config.json) and once in BF16, with an input batch and the logits.
@@ -82,7 +82,7 @@ def to_hf(sd, dim):
     return out
 
 
-def small(out):
+def small(out, onnx=False):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     m = VisionTransformer(image_size=30, patch_size=6, num_layers=2, num_heads=3, hidden_dim=36, mlp_dim=70, num_classes=7).eval()
@@ -95,6 +95,9 @@ def small(out):
         logits = m(x)
     sd = {k: v for k, v in m.state_dict().items()}
     save_safetensors(f"{out}/tiny_torchvision.safetensors", sd)
+    if onnx:  # the same model for ONNX Runtime (bench/peers/OrtPeer.java ort tiny.onnx tiny_io.safetensors 1 1); not committed
+        torch.onnx.export(m, x[:1], f"{out}/tiny.onnx", input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=14)
     save_safetensors(f"{out}/tiny_timm.safetensors", to_timm(sd))
     save_safetensors(f"{out}/tiny_hf.safetensors", to_hf(sd, 36))
     with open(f"{out}/tiny_hf.config.json", "w") as f:
@@ -183,4 +186,4 @@ def b16(out, onnx):
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in ("small", "b16"):
         sys.exit(__doc__)
-    small(sys.argv[2]) if sys.argv[1] == "small" else b16(sys.argv[2], "--onnx" in sys.argv)
+    small(sys.argv[2], "--onnx" in sys.argv) if sys.argv[1] == "small" else b16(sys.argv[2], "--onnx" in sys.argv)
