@@ -20,11 +20,22 @@ public final class GemmDriver {
     private static final Arena BUFFERS = Arena.ofShared();
 
     private final MicroKernel uk;
+    private final MicroKernel edge;
     private final Blocking blk;
     private final int mr, nr;
     private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
 
     public GemmDriver(MicroKernel uk, Blocking blk) {
+        this(uk, null, blk);
+    }
+
+    /**
+     * With {@code edge}, a kernel of fewer rows (same nr) for the last rows of A when they fit it: M = 197 (a ViT's
+     * tokens) leaves 5 rows after 16 panels of 12, which the 12-row kernel would compute as 12.
+     */
+    public GemmDriver(MicroKernel uk, MicroKernel edge, Blocking blk) {
+        if (edge != null && (edge.nr() != uk.nr() || edge.mr() >= uk.mr())) throw new IllegalArgumentException("edge kernel must be shorter with the same nr");
+        this.edge = edge;
         this.uk = uk;
         this.blk = blk;
         this.mr = uk.mr();
@@ -128,7 +139,7 @@ public final class GemmDriver {
                 int p0 = split(mTiles, groups, g), p1 = split(mTiles, groups, g + 1);
                 if (p0 < p1) {
                     int off = mTiles * mr * pc + p0 * mr * kc;
-                    packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared, off);
+                    packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared, off, mr);
                 }
             }, a);
             packedA = shared;
@@ -189,13 +200,14 @@ public final class GemmDriver {
             // row. Only a short last panel is packed, zero-padded, after them.
             boolean rowsMode = packedA == null && alpha == 1f && !transA;
             int rs = rowStride(kc), fullRows = mRows / mr * mr;
+            boolean edgeRows = rowsMode && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
             if (rowsMode) {
                 for (int i = 0; i < fullRows; i++) {
                     MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
                 }
-                if (fullRows < mRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs);
+                if (fullRows < mRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edgeRows ? edge.mr() : mr);
             } else if (packedA == null) {
-                packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0);
+                packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0, mr);
             }
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
@@ -226,6 +238,7 @@ public final class GemmDriver {
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
                         if (asRows) uk.computeRows(kc, ap, apOff, rs, bp, bpOff, dst, dOff, dLd);
+                        else if (edgeRows && rows < mr) edge.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
                         else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                     }
@@ -246,7 +259,7 @@ public final class GemmDriver {
     }
 
     /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels from ap[apBase]: [panel][p][i], zero padded, scaled by alpha. */
-    private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, float[] ap, int apBase) {
+    private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, float[] ap, int apBase, int mr) {
         int rowsTotal = m1 - m0;
         for (int ir = 0; ir < rowsTotal; ir += mr) {
             int rows = Math.min(mr, rowsTotal - ir);
