@@ -26,6 +26,16 @@ class GradCheckTest {
         }
     }
 
+    /** W stored (out, in), PyTorch's layout, as imported checkpoints keep it: the same op with the other GEMMs. */
+    @Property(tries = 10)
+    void linearWithWeightsStoredOutIn(@ForAll("small") int rows, @ForAll("small") int in, @ForAll("small") int out, @ForAll boolean residual) {
+        try (Arena a = Arena.ofShared()) {
+            Tensor x = input(a, 1, rows, in), w = input(a, 2, out, in), b = input(a, 3, out), res = residual ? input(a, 4, rows, out) : null;
+            if (residual) check("linear outIn +res", (t, i) -> Ops.linear(t, i[0], i[1], true, i[2], Activation.GELU, i[3]), x, w, b, res);
+            else check("linear outIn", (t, i) -> Ops.linear(t, i[0], i[1], true, i[2], Activation.NONE, null), x, w, b);
+        }
+    }
+
     @Property(tries = 10)
     void layerNorm(@ForAll("small") int rows, @ForAll("small") int d) {
         Assume.that(d > 1);

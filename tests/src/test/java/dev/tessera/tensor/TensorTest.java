@@ -101,4 +101,27 @@ class TensorTest {
             assertThrows(TensorException.class, () -> { ws.close(); ws.allocate(1); });
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void workspaceMarksGiveBackOnlyWhatCameAfter() {
+        try (dev.tessera.engine.tensor.Workspace ws = new dev.tessera.engine.tensor.Workspace()) {
+            Tensor keep = ws.allocate(1000).fill(7f);
+            dev.tessera.engine.tensor.Workspace.Mark m = ws.mark();
+            Tensor tmp = ws.allocate(1 << 21);       // forces a second chunk
+            tmp.fill(1f);
+            ws.release(m);
+            Tensor again = ws.allocate(1000);
+            again.fill(3f);
+            for (float v : keep.toArray()) org.junit.jupiter.api.Assertions.assertEquals(7f, v, "memory before the mark was reused");
+            long cap = ws.capacityBytes();
+            for (int i = 0; i < 5; i++) {
+                dev.tessera.engine.tensor.Workspace.Mark k = ws.mark();
+                ws.allocate(1 << 21);
+                ws.release(k);
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(cap, ws.capacityBytes(), "released memory was not reused");
+            ws.reset();
+            org.junit.jupiter.api.Assertions.assertThrows(dev.tessera.engine.tensor.TensorException.class, () -> ws.release(m), "a mark from before a reset");
+        }
+    }
 }
