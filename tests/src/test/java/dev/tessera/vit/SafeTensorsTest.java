@@ -106,4 +106,32 @@ class SafeTensorsTest {
     Arbitrary<int[]> mutations() {
         return Arbitraries.integers().between(0, 400).array(int[].class).ofMinSize(1).ofMaxSize(7);
     }
+
+    @Test
+    void halfPrecisionRoundTrips() throws IOException {
+        float[] v = {0f, -0f, 1f, -2.5f, 3.14159265f, 65504f, 1e-8f, 1e20f, Float.NaN, Float.NEGATIVE_INFINITY, 0.1f};
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = a.allocate(v.length * 4L);
+            for (int i = 0; i < v.length; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, v[i]);
+            for (String dt : new String[] {"F16", "BF16"}) {
+                Path p = dir.resolve(dt + ".safetensors");
+                SafeTensors.write(p, Map.of("x", new SafeTensors.Entry(new int[] {v.length}, x)), Map.of(), dt);
+                try (SafeTensors.File f = SafeTensors.open(p)) {
+                    assertEquals(dt, f.tensors().get("x").dtype());
+                    MemorySegment y = a.allocate(v.length * 4L);
+                    f.readInto("x", new int[] {v.length}, y, 0);
+                    for (int i = 0; i < v.length; i++) {
+                        float got = y.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+                        float want = dt.equals("F16") ? Float.float16ToFloat(Float.floatToFloat16(v[i])) : Float.intBitsToFloat((Float.floatToIntBits(v[i]) + 0x7fff + ((Float.floatToIntBits(v[i]) >>> 16) & 1)) & 0xffff0000);
+                        if (Float.isNaN(v[i])) assertTrue(Float.isNaN(got), dt + " NaN");
+                        else assertEquals(want, got, dt + " " + v[i]);
+                        if (!Float.isNaN(v[i]) && !Float.isInfinite(v[i]) && Math.abs(v[i]) > 1e-4 && Math.abs(v[i]) < 6e4) {
+                            assertEquals(v[i], got, Math.abs(v[i]) * (dt.equals("F16") ? 1e-3 : 8e-3), dt + " relative error of " + v[i]);
+                        }
+                    }
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> SafeTensors.write(dir.resolve("q.safetensors"), Map.of(), Map.of(), "I8"));
+    }
 }

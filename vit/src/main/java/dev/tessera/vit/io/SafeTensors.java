@@ -35,6 +35,19 @@ public final class SafeTensors {
 
     /** Writes the tensors (F32) in order, with string metadata. Not atomic by itself: write to a temp path and move. */
     public static void write(Path file, Map<String, Entry> tensors, Map<String, String> metadata) throws IOException {
+        write(file, tensors, metadata, "F32");
+    }
+
+    /**
+     * As above, stored as {@code dtype}: F32, F16 (IEEE half, round to nearest even) or BF16 (the upper half of the
+     * float, rounded to nearest even; NaN stays NaN).
+     */
+    public static void write(Path file, Map<String, Entry> tensors, Map<String, String> metadata, String dtype) throws IOException {
+        int width = switch (dtype) {
+            case "F32" -> 4;
+            case "F16", "BF16" -> 2;
+            default -> throw new IllegalArgumentException("cannot write dtype " + dtype + "; supported: F32, F16, BF16");
+        };
         Map<String, Object> header = new LinkedHashMap<>();
         if (metadata != null && !metadata.isEmpty()) header.put("__metadata__", new LinkedHashMap<>(metadata));
         long off = 0;
@@ -43,12 +56,13 @@ public final class SafeTensors {
             long numel = 1;
             for (int d : e.getValue().shape()) numel *= d;
             if (numel * 4 != bytes) throw new IllegalArgumentException("tensor '" + e.getKey() + "': " + bytes + " bytes for shape " + java.util.Arrays.toString(e.getValue().shape()));
+            long stored = numel * width;
             Map<String, Object> t = new LinkedHashMap<>();
-            t.put("dtype", "F32");
+            t.put("dtype", dtype);
             t.put("shape", e.getValue().shape());
-            t.put("data_offsets", new long[] {off, off + bytes});
+            t.put("data_offsets", new long[] {off, off + stored});
             header.put(e.getKey(), t);
-            off += bytes;
+            off += stored;
         }
         byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
         int pad = (int) ((8 - json.length % 8) % 8); // keeps the data 8-byte aligned, as the reference writer does
@@ -63,14 +77,35 @@ public final class SafeTensors {
             byte[] buf = new byte[1 << 16];
             for (Entry e : tensors.values()) {
                 MemorySegment src = e.data();
-                for (long p = 0; p < src.byteSize(); p += buf.length) {
-                    int chunk = (int) Math.min(buf.length, src.byteSize() - p);
-                    MemorySegment.copy(src, ValueLayout.JAVA_BYTE, p, buf, 0, chunk);
-                    if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) swap4(buf, chunk);
-                    out.write(buf, 0, chunk);
+                if (width == 4) {
+                    for (long p = 0; p < src.byteSize(); p += buf.length) {
+                        int chunk = (int) Math.min(buf.length, src.byteSize() - p);
+                        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, p, buf, 0, chunk);
+                        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) swap4(buf, chunk);
+                        out.write(buf, 0, chunk);
+                    }
+                    continue;
                 }
+                long count = src.byteSize() / 4;
+                int k = 0;
+                for (long i = 0; i < count; i++) {
+                    float v = src.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+                    short h = dtype.equals("F16") ? Float.floatToFloat16(v) : bf16(v);
+                    buf[k++] = (byte) h;
+                    buf[k++] = (byte) (h >>> 8);
+                    if (k == buf.length) { out.write(buf, 0, k); k = 0; }
+                }
+                out.write(buf, 0, k);
             }
         }
+    }
+
+    /** float -> bfloat16, rounding to nearest even; NaN kept quiet. */
+    static short bf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) return (short) ((bits >>> 16) | 0x40);
+        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
+        return (short) (rounded >>> 16);
     }
 
     private static void swap4(byte[] b, int n) {
