@@ -84,6 +84,13 @@ class PreprocessTest {
         assertTrue(Preprocess.hf(224).squash());
     }
 
+    @Test
+    void extremeAspectRatiosAreRefusedNotResizedIntoTheHeap() {
+        byte[] strip = new byte[1 * 20000 * 3];
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Preprocess.torchvision(224).apply(strip, 1, 20000, 3));
+        assertTrue(e.getMessage().contains("1x20000"), e.getMessage());
+    }
+
     @Property(tries = 60)
     void resizingAConstantImageKeepsItConstant(@ForAll("sizes") int w, @ForAll("sizes") int h, @ForAll("sizes") int nw,
                                                @ForAll("sizes") int nh, @ForAll boolean cubic, @ForAll("levels") int level) {

@@ -98,6 +98,11 @@ public record Preprocess(String name, int resize, boolean squash, int cropH, int
             nh = resize;
             nw = (int) ((long) resize * w / h);
         }
+        if ((long) nw * nh > ImageLoader.MAX_PIXELS) {
+            // A 1 x 10000 strip would become 256 x 2,560,000 before the crop: refuse rather than exhaust the heap.
+            throw new IllegalArgumentException("a " + w + "x" + h + " image resizes to " + nw + "x" + nh + " before the centre crop; that exceeds "
+                    + ImageLoader.MAX_PIXELS + " pixels (extreme aspect ratio)");
+        }
         byte[] px = (nw == w && nh == h) ? rgb : PilResize.resize(rgb, w, h, 3, nw, nh, filter);
         // torchvision's CenterCrop: offsets int(round((size - crop) / 2)), Python rounding half to even; zero padding when smaller.
         int top = (int) Math.rint((nh - cropH) / 2.0), left = (int) Math.rint((nw - cropW) / 2.0);
