@@ -19,7 +19,8 @@ final class Peers {
     private Peers() {}
 
     static void main(List<String> a) throws IOException, InterruptedException {
-        Path run = Path.of(Suite.option(a, "--out", latestRun()));
+        String given = Suite.option(a, "--out", null);
+        Path run = Path.of(given != null ? given : latestRun());
         Path root = Path.of(System.getProperty("tessera.root", "."));
         Path peers = root.resolve("bench/peers");
         int cores = Runtime.getRuntime().availableProcessors();

@@ -108,7 +108,7 @@ final class AblateCommand {
                     c.acc().size() > 1 ? 100 * Math.sqrt(var) : 0.0, sec / 60));
         }
         b.append(String.format(Locale.ROOT, "%n%d epochs per run on %d training images (or the labelled fraction of them); MPP pre-trains %d epochs on all "
-                + "of them first (its time is not in the fine-tuning runs' wall time).%n", epochs, images, pre));
+                + "of them first (included in its wall time).%n", epochs, images, pre));
         return b.toString();
     }
 }
