@@ -19,6 +19,9 @@ import java.util.List;
  * A directory counts only when all four files parse with the right shapes (60000/10000 images of 28x28).
  */
 public final class FashionMnist {
+    /** Pixel mean and standard deviation over the training split, in [0, 1]: the normalisation training uses. */
+    public static final float MEAN = 0.2860f, STD = 0.3530f;
+
     public static final String[] CLASSES = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
     static final String[] FILES = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     static final String MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";

@@ -35,7 +35,7 @@ public final class PilResize {
         if (src.length != w * h * channels) throw new IllegalArgumentException("pixel buffer of " + src.length + " bytes for " + w + "x" + h + "x" + channels);
         if (nw < 1 || nh < 1) throw new IllegalArgumentException("cannot resize to " + nw + "x" + nh);
         byte[] cur = src;
-        int cw = w, chh = h;
+        int cw = w;
         Coefficients cy = nh != h ? new Coefficients(h, nh, f) : null;
         if (nw != w) {
             // Only the source rows the vertical pass will read, as Pillow does (it matters for the bounds, not values).
@@ -55,7 +55,6 @@ public final class PilResize {
             if (cy != null) for (int i = 0; i < nh; i++) cy.min[i] -= y0;
             cur = tmp;
             cw = nw;
-            chh = y1 - y0;
         }
         if (cy == null) return cur == src ? src.clone() : cur;
         byte[] out = new byte[nw * nh * channels];
@@ -69,7 +68,6 @@ public final class PilResize {
                 }
             }
         }
-        assert chh >= 0;
         return out;
     }
 

@@ -101,17 +101,30 @@ public final class Checkpoint {
         }
     }
 
+    /** A run's OUT directory or its OUT/checkpoint: either names the checkpoint. */
+    public static Path directory(Path dir) {
+        if (!Files.isRegularFile(dir.resolve("config.json")) && Files.isDirectory(dir.resolve("checkpoint"))) return dir.resolve("checkpoint");
+        return dir;
+    }
+
+    /** {mean, std} stored by the trainer, or the Fashion-MNIST statistics for older checkpoints without them. */
+    public static float[] normalisation(Path dir) throws IOException {
+        Map<String, Object> state = readState(dir);
+        float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : dev.tessera.vit.data.FashionMnist.MEAN;
+        float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : dev.tessera.vit.data.FashionMnist.STD;
+        return new float[] {mean, std};
+    }
+
     /**
      * A checkpoint (or run directory holding one) ready for {@code classify}: its model, the training normalisation
      * (resize to the model's input, then (x - mean) / std), and Fashion-MNIST's class names for a 10-class grey model.
      */
-    public static VisionTransformer loadForInference(Path dir) throws IOException {
-        if (!Files.isRegularFile(dir.resolve("config.json")) && Files.isDirectory(dir.resolve("checkpoint"))) dir = dir.resolve("checkpoint");
+    public static VisionTransformer loadForInference(Path run) throws IOException {
+        Path dir = directory(run);
         VisionTransformer m = loadModel(dir);
         try {
-            Map<String, Object> state = readState(dir);
-            float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : 0.2860f;
-            float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : 0.3530f;
+            float[] norm = normalisation(dir);
+            float mean = norm[0], std = norm[1];
             ViTConfig c = m.config();
             m.setPreprocess(new dev.tessera.vit.image.Preprocess("tessera", c.imageHeight(), true, c.imageHeight(), c.imageWidth(),
                     dev.tessera.vit.image.PilResize.Filter.BILINEAR, new float[] {mean, mean, mean}, new float[] {std, std, std}));
