@@ -20,13 +20,17 @@ class ReportTest {
 
     /** A run directory as 'tessera bench' leaves it: probes, one JMH JSON file, the memory side file. */
     Path run(String name, double gemmMs, double inferMs) throws Exception {
+        return run(name, gemmMs, inferMs, 1);
+    }
+
+    Path run(String name, double gemmMs, double inferMs, int forks) throws Exception {
         Path r = Files.createDirectories(dir.resolve(name));
         Files.writeString(r.resolve("probes.json"), "{\"fma_peak\": [{\"threads\": 1, \"gflops\": 115}, {\"threads\": 2, \"gflops\": 230}],"
                 + " \"copy_bandwidth\": [{\"threads\": 1, \"gb_per_s\": 40}, {\"threads\": 2, \"gb_per_s\": 50}]}");
-        String jmh = "[" + result("GemmBenchmark.gemm", "{\"shape\": \"1024x1024x1024\", \"threads\": \"2\", \"impl\": \"simd\"}", gemmMs, "ms/op", "")
+        String jmh = "[" + result("GemmBenchmark.gemm", "{\"shape\": \"1024x1024x1024\", \"threads\": \"2\", \"impl\": \"simd\"}", gemmMs, "ms/op", "", forks)
                 + "," + result("RowKernelBenchmark.run", "{\"kernel\": \"copy\", \"impl\": \"simd\", \"cols\": \"768\", \"rows\": \"16384\", \"threads\": \"2\"}", 1000, "ops/s",
-                ", \"bytes\": {\"score\": 4.5e10, \"scoreError\": 1e9, \"scoreUnit\": \"#/s\"}")
-                + "," + result("InferenceBenchmark.classify", "{\"model\": \"b/16\", \"batch\": \"1\", \"threads\": \"2\", \"weights\": \"random\"}", inferMs, "ms/op", "") + "]";
+                ", \"bytes\": {\"score\": 4.5e10, \"scoreError\": 1e9, \"scoreUnit\": \"#/s\"}", forks)
+                + "," + result("InferenceBenchmark.classify", "{\"model\": \"b/16\", \"batch\": \"1\", \"threads\": \"2\", \"weights\": \"random\"}", inferMs, "ms/op", "", forks) + "]";
         Files.writeString(r.resolve("jmh-1-all.json"), jmh);
         Files.writeString(r.resolve("memory.jsonl"), "{\"benchmark\": \"GemmBenchmark\", \"params\": \"1024x1024x1024,2,simd\", \"offheap_bytes\": 12582912, \"peak_rss_bytes\": 90000000}\n");
         Files.writeString(r.resolve("peers.json"), "[{\"peer\": \"onnxruntime-java-1.22\", \"benchmark\": \"InferenceBenchmark\", \"model\": \"b/16\", \"batch\": 1, \"threads\": 2, \"value\": 5.5, \"unit\": \"img/s\"}]");
@@ -34,9 +38,14 @@ class ReportTest {
         return r;
     }
 
-    static String result(String bench, String params, double score, String unit, String extraSecondary) {
-        return "{\"benchmark\": \"dev.tessera.bench." + bench + "\", \"mode\": \"avgt\", \"params\": " + params + ", \"primaryMetric\": {\"score\": " + score
-                + ", \"scoreError\": " + score * 0.01 + ", \"scoreUnit\": \"" + unit + "\"}, \"secondaryMetrics\": {\"gc.alloc.rate.norm\": {\"score\": 96.0}" + extraSecondary + "}}";
+    /** One JMH result: every fork measured three iterations at score -1%, score, +1%. */
+    static String result(String bench, String params, double score, String unit, String extraSecondary, int forks) {
+        StringBuilder raw = new StringBuilder("[");
+        for (int f = 0; f < forks; f++) raw.append(f > 0 ? "," : "").append("[").append(score * 0.99).append(",").append(score).append(",").append(score * 1.01).append("]");
+        raw.append("]");
+        return "{\"benchmark\": \"dev.tessera.bench." + bench + "\", \"mode\": \"avgt\", \"forks\": " + forks + ", \"params\": " + params
+                + ", \"primaryMetric\": {\"score\": " + score + ", \"scoreError\": " + score * 0.01 + ", \"scoreUnit\": \"" + unit + "\", \"rawData\": " + raw
+                + "}, \"secondaryMetrics\": {\"gc.alloc.rate.norm\": {\"score\": 96.0}" + extraSecondary + "}}";
     }
 
     @SuppressWarnings("unchecked")
@@ -54,7 +63,7 @@ class ReportTest {
 
     @Test
     void everyChartHasMarksAndRegressionsAreFlagged() throws Exception {
-        Path a = run("a", 10.0, 200.0), same = run("same", 10.05, 199.0), slow = run("slow", 13.0, 200.0);
+        Path a = run("a", 10.0, 200.0), same = run("same", 10.05, 199.0), slow = run("slow", 20.0, 200.0);
         String html = Files.readString(Report.write(a, same));
         Matcher svg = Pattern.compile("<svg.*?</svg>", Pattern.DOTALL).matcher(html);
         int charts = 0;
@@ -64,11 +73,22 @@ class ReportTest {
         }
         assertEquals(3, charts, "roofline, GEMM and models");
         assertFalse(html.contains("src=\"http") || html.contains("href=\"http"), "the page must be self-contained");
-        assertTrue(html.contains("no regression beyond noise"), "a same-speed baseline must not report regressions");
+        assertTrue(html.contains("no regression of more than 5% beyond noise"), "a same-speed baseline must not report regressions");
         assertTrue(html.contains("Tessera 0.91x"), "the model chart shows the ratio to ONNX Runtime");
         String bad = Files.readString(Report.write(a, slow));
         assertTrue(bad.contains("1 regression</b>") || bad.contains("faster"), bad.substring(bad.indexOf("verdict")));
         String worse = Files.readString(Report.write(slow, a));
         assertTrue(worse.contains("<b>1 regression</b>") && worse.contains("GemmBenchmark"), worse.substring(worse.indexOf("verdict")));
+    }
+
+    @Test
+    void singleForkRunsNeedALargerChangeThanMultiForkRuns() throws Exception {
+        // 0.8x with a 1% in-fork spread: beyond noise only when several forks measured it; one fork cannot see
+        // fork-to-fork variation, so the report assumes Report.FORK_NOISE instead.
+        String one = Files.readString(Report.write(run("one-slow", 12.5, 200.0, 1), run("one", 10.0, 200.0, 1)));
+        assertTrue(one.contains("no regression of more than 5% beyond noise") && one.contains("single fork"), one.substring(one.indexOf("verdict")));
+        String three = Files.readString(Report.write(run("three-slow", 12.5, 200.0, 3), run("three", 10.0, 200.0, 3)));
+        assertTrue(three.contains("<b>1 regression</b>") && three.contains("GemmBenchmark"), three.substring(three.indexOf("verdict")));
+        assertFalse(three.contains("single fork"), "no single-fork note when every run had several forks");
     }
 }

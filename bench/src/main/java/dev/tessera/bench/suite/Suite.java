@@ -19,7 +19,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
- * {@code tessera bench [--quick] [--filter REGEX] [--out DIR]}: the machine's roofs, then the JMH suite (kernels, models,
+ * {@code tessera bench [--quick] [--filter REGEX] [--forks N] [--out DIR]}: the machine's roofs, then the JMH suite (kernels, models,
  * thread scaling) with the GC profiler, then summary.json in natural units. {@code tessera bench report RUN_DIR
  * [--baseline DIR]} writes report.html; {@code tessera bench peers [--out RUN_DIR]} adds the peers' figures.
  */
@@ -83,6 +83,10 @@ public final class Suite {
     static void run(List<String> a) throws IOException, RunnerException {
         boolean quick = a.contains("--quick");
         Pattern filter = Pattern.compile(option(a, "--filter", ".*"));
+        // More forks let the error include fork-to-fork variation, which one fork cannot see (see Report.FORK_NOISE).
+        String forksArg = option(a, "--forks", "1");
+        if (!forksArg.matches("[1-9][0-9]{0,2}")) throw new IllegalArgumentException("--forks needs a count from 1 to 999, not '" + forksArg + "'");
+        int forks = Integer.parseInt(forksArg);
         Path out = Path.of(option(a, "--out", "bench-runs/" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))));
         Files.createDirectories(out);
         int cores = Runtime.getRuntime().availableProcessors();
@@ -116,7 +120,7 @@ public final class Suite {
             }
             ChainedOptionsBuilder o = new OptionsBuilder()
                     .include("dev\\.tessera\\.bench\\." + g.benchmark() + "\\.")
-                    .forks(1)
+                    .forks(forks)
                     .warmupIterations(g.warmups()).warmupTime(TimeValue.seconds(g.warmupSeconds()))
                     .measurementIterations(g.measurements()).measurementTime(TimeValue.seconds(g.measureSeconds()))
                     .jvmArgsAppend(jvm.toArray(String[]::new))

@@ -97,6 +97,8 @@ public final class Summary {
         out.put("params", params);
         int threads = params.get("threads") == null ? 1 : Integer.parseInt(params.get("threads").toString());
         out.put("threads", threads);
+        // One fork's error cannot see fork-to-fork variation (JIT decisions, thread placement); the report needs to know.
+        out.put("forks", r.get("forks") instanceof Number f ? f.intValue() : 1);
         double value, error, ai = Double.NaN;
         String unit;
         String kind;
@@ -157,6 +159,8 @@ public final class Summary {
         out.put("kind", kind);
         out.put("value", round(value));
         out.put("error", round(error));
+        double rse = relativeStandardError(pm.get("rawData"));
+        if (!Double.isNaN(rse)) out.put("rel_std_error", round(rse));
         out.put("unit", unit);
         if (!Double.isNaN(ai)) {
             out.put("intensity_flops_per_byte", round(ai));
@@ -171,6 +175,21 @@ public final class Summary {
             out.put("peak_rss_bytes", mem.get("peak_rss_bytes"));
         }
         return out;
+    }
+
+    /**
+     * The standard error of the mean over all measured iterations (of every fork), relative to the mean. JMH's own
+     * error is a 99.9% interval, which with three samples is 18x the standard error: too wide to compare runs with.
+     */
+    static double relativeStandardError(Object rawData) {
+        List<Double> x = new ArrayList<>();
+        if (rawData instanceof List<?> forks) for (Object f : forks) if (f instanceof List<?> it) for (Object v : it) if (v instanceof Number n) x.add(n.doubleValue());
+        if (x.size() < 2) return Double.NaN;
+        double mean = 0, ss = 0;
+        for (double v : x) mean += v;
+        mean /= x.size();
+        for (double v : x) ss += (v - mean) * (v - mean);
+        return mean == 0 ? Double.NaN : Math.sqrt(ss / (x.size() - 1) / x.size()) / Math.abs(mean);
     }
 
     /** What each benchmark's tear-down wrote as its params (see Sidecar). */
