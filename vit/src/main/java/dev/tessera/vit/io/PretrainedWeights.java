@@ -58,9 +58,17 @@ public final class PretrainedWeights implements ExternalWeights {
     private final Map<String, Tensor> built = new HashMap<>();
     private final Set<String> outIn = new HashSet<>();
     private final Set<String> used = new HashSet<>();
+    /**
+     * Whether tensors other than linear weights (biases, norms, tokens, positions: well under 1% of the bytes) are
+     * copied out of the mapping. With pre-packing the linear weights are copied too, and afterwards nothing may touch
+     * the mapping: every read of a small tensor would fault its neighbours back in (the kernel maps pages around
+     * a fault, whole large folios on recent kernels), which put ~85 MB of ViT-B/16's released weights back in RSS.
+     */
+    private final boolean copySmall;
 
     private PretrainedWeights(SafeTensors.File file, Options opt) throws IOException {
         this.file = file;
+        this.copySmall = opt.prepack();
         Set<String> keys = file.tensors().keySet();
         format = opt.format() != null ? opt.format() : CheckpointFormat.detect(file.path().toString(), keys, file.metadata());
         if (format == CheckpointFormat.TESSERA) throw new IOException(file.path() + ": a Tessera checkpoint: load its directory (with config.json) instead");
@@ -186,7 +194,7 @@ public final class PretrainedWeights implements ExternalWeights {
         if (t == null) {
             String key = keyOf.get(name);
             if (key == null) throw new TensorException(file.path() + ": no tensor for '" + name + "' in this " + format + " checkpoint");
-            t = view(key);
+            t = copySmall && !outIn.contains(name) ? copy(key) : view(key);
         }
         if (t.numel() != Shapes.numel(shape)) {
             throw new TensorException(file.path() + ": tensor '" + keyOf.getOrDefault(name, name) + "' has shape " + t.shapeString() + ", expected " + Shapes.str(shape));
@@ -275,14 +283,25 @@ public final class PretrainedWeights implements ExternalWeights {
 
     /** The stored tensor as a view of the mapping when it is F32 and float-aligned, else converted into owned memory. */
     private Tensor view(String key) {
+        SafeTensors.Info inf = file.tensors().get(key);
+        int[] s = inf.shape();
+        MemorySegment bytes;
         try {
-            SafeTensors.Info inf = file.tensors().get(key);
-            int[] s = inf.shape();
+            bytes = file.bytes(key);
+        } catch (IOException e) {
+            throw new TensorException(e.getMessage());
+        }
+        if (inf.dtype().equals("F32") && bytes.address() % 4 == 0 && java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN) {
+            return new Tensor(bytes, 0, s, Shapes.contiguousStrides(s));
+        }
+        return copy(key);
+    }
+
+    /** The stored tensor converted to F32 in owned memory. */
+    private Tensor copy(String key) {
+        try {
+            int[] s = file.tensors().get(key).shape();
             long n = Shapes.numel(s);
-            MemorySegment bytes = file.bytes(key);
-            if (inf.dtype().equals("F32") && bytes.address() % 4 == 0 && java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN) {
-                return new Tensor(bytes, 0, s, Shapes.contiguousStrides(s));
-            }
             MemorySegment dst = OffHeap.allocateFloats(owned, n);
             file.readInto(key, s, dst, 0);
             return new Tensor(dst, 0, s, Shapes.contiguousStrides(s));
