@@ -44,6 +44,26 @@ class AnalysisTest {
         assertEquals(0.125, r[1][2], 1e-9);
     }
 
+    @Property(tries = 20)
+    void aUniformMapPutsTheMarkedAreasShareOnItAndAFocusedMapAllOfIt(@ForAll @IntRange(min = 1, max = 7) int h, @ForAll @IntRange(min = 1, max = 7) int w,
+                                                                       @ForAll long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        boolean[][] marked = new boolean[h][w];
+        double[][] uniform = new double[h][w], focused = new double[h][w];
+        int count = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                marked[y][x] = r.nextBoolean();
+                if (marked[y][x]) count++;
+                uniform[y][x] = 0.5;
+                focused[y][x] = marked[y][x] ? r.nextDouble() + 0.01 : 0;
+            }
+        }
+        assertEquals((double) count / (h * w), AttentionRollout.massOn(uniform, marked), 1e-12);
+        if (count > 0) assertEquals(1.0, AttentionRollout.massOn(focused, marked), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> AttentionRollout.massOn(new double[h + 1][w], marked));
+    }
+
     @Test
     void attentionDistanceOfSelfAttentionIsZeroAndOfANeighbourIsOnePatch() {
         int gh = 3, gw = 3, p = 4;

@@ -30,6 +30,23 @@ public final class AttentionRollout {
         return result;
     }
 
+    /**
+     * The share of a map's mass on the marked cells, e.g. of a rollout map on the patches an object covers: a map that
+     * concentrates on the object gives more than the marked cells' share of the area, a uniform map exactly that.
+     */
+    public static double massOn(double[][] map, boolean[][] marked) {
+        if (map.length != marked.length) throw new IllegalArgumentException("map has " + map.length + " rows, the marks " + marked.length);
+        double on = 0, all = 0;
+        for (int y = 0; y < map.length; y++) {
+            if (map[y].length != marked[y].length) throw new IllegalArgumentException("row " + y + ": map has " + map[y].length + " cells, the marks " + marked[y].length);
+            for (int x = 0; x < map[y].length; x++) {
+                all += map[y][x];
+                if (marked[y][x]) on += map[y][x];
+            }
+        }
+        return all > 0 ? on / all : 0;
+    }
+
     static double[][] identity(int n) {
         double[][] m = new double[n][n];
         for (int i = 0; i < n; i++) m[i][i] = 1;

@@ -66,6 +66,17 @@ final class AnalyzeCommand {
                 captions[k] = names != null && label < names.length ? names[label] : Integer.toString(label);
             }
             Pictures.rolloutGrid(raw, maps, captions, outDir.resolve("rollout.png"));
+            // Whether the maps sit on the object: their mass on the patches the garment covers against those patches' area.
+            double mass = 0, area = 0;
+            for (int k = 0; k < n; k++) {
+                boolean[][] object = objectPatches(raw[k], c.gridH(), c.gridW(), c.patch());
+                mass += AttentionRollout.massOn(maps[k], object) / n;
+                double cells = 0;
+                for (boolean[] row : object) for (boolean b : row) if (b) cells++;
+                area += cells / c.patches() / n;
+            }
+            out.printf("rollout: %.0f%% of each map's mass on the object's patches, which are %.0f%% of the patches (mean of %d images)%n",
+                    100 * mass, 100 * area, n);
 
             double[][] distance = new double[layers][c.heads()];
             for (int l = 0; l < layers; l++) {
@@ -74,6 +85,16 @@ final class AnalyzeCommand {
                 }
             }
             Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), outDir.resolve("attention_distance.png"));
+            StringBuilder byLayer = new StringBuilder();
+            double first = 0, last = 0;
+            for (int l = 0; l < layers; l++) {
+                double mean = java.util.Arrays.stream(distance[l]).average().orElse(0);
+                byLayer.append(String.format(" %.1f", mean));
+                if (l == 0) first = mean;
+                last = mean;
+            }
+            out.printf("mean attention distance by layer, in pixels:%s (uniform attention over the patches: %.1f); from the first layer to the last it %s%n",
+                    byLayer, uniformDistance(c.gridH(), c.gridW(), c.patch()), last > first * 1.1 ? "grows" : last < first / 1.1 ? "shrinks" : "stays within 10%");
             out.println("mean attention distance in pixels (rows: layers, columns: heads)");
             for (int l = 0; l < layers; l++) {
                 StringBuilder sb = new StringBuilder(String.format("  layer %2d:", l + 1));
@@ -120,6 +141,27 @@ final class AnalyzeCommand {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             return vit.inspect(ws, images(arena, test, m, norm)).pooled();
         }
+    }
+
+    /** Patches whose mean grey value exceeds 0.1: Fashion-MNIST's garments on their black background. */
+    static boolean[][] objectPatches(float[][] grey, int gh, int gw, int patch) {
+        boolean[][] m = new boolean[gh][gw];
+        for (int py = 0; py < gh; py++) {
+            for (int px = 0; px < gw; px++) {
+                double s = 0;
+                for (int y = 0; y < patch; y++) for (int x = 0; x < patch; x++) s += grey[py * patch + y][px * patch + x];
+                m[py][px] = s / (patch * patch) > 0.1;
+            }
+        }
+        return m;
+    }
+
+    /** The mean attention distance of uniform attention over a gh x gw grid of patches, in pixels. */
+    static double uniformDistance(int gh, int gw, int patch) {
+        int n = gh * gw;
+        float[][] uniform = new float[n][n];
+        for (float[] row : uniform) java.util.Arrays.fill(row, 1f / n);
+        return AttentionDistance.meanDistance(uniform, 0, gh, gw, patch);
     }
 
     /** The first n images of the split, normalised, as a (n, C, H, W) tensor. */
