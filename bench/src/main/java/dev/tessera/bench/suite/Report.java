@@ -215,7 +215,7 @@ public final class Report {
             int k = 0;
             for (int s = 0; s < v.length; s++) {
                 if (!Double.isFinite(v[s])) continue;
-                double len = max > 0 ? v[s] / max * (w - l - 90) : 0;
+                double len = max > 0 ? v[s] / max * (w - l - 150) : 0;   // room for "157.1 (Tessera 0.73x)"
                 g.append(String.format(Locale.ROOT, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s: %.2f %s</title></rect>",
                         l, y + k * bh, Math.max(1, len), bh - 2, colors[s % colors.length], esc(series[s]), v[s], unit));
                 String ratio = s > 0 && Double.isFinite(v[0]) ? String.format(Locale.ROOT, " (Tessera %.2fx)", v[0] / v[s]) : "";
