@@ -148,7 +148,7 @@ final class FusedAttention {
 
     private static float rowMax(MemorySegment w, long row, int bc) {
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < bc; j += L) vmax = vmax.max(FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO));
+        for (int j = 0; j < bc; j += L) vmax = FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).max(vmax);
         return vmax.reduceLanes(MAX);
     }
 

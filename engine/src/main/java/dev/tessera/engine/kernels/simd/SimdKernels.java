@@ -135,7 +135,7 @@ public final class SimdKernels extends ScalarKernels {
     static void softmaxRow(MemorySegment x, long xr, MemorySegment y, long yr, int cols, float[] lanes) {
         int j = 0;
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j <= cols - L; j += L) vmax = vmax.max(FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO));
+        for (; j <= cols - L; j += L) vmax = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).max(vmax);
         float max = vmax.reduceLanes(MAX);
         for (; j < cols; j++) max = Math.max(max, x.getAtIndex(F, xr + j));
         if (max == Float.NEGATIVE_INFINITY) {
@@ -183,7 +183,7 @@ public final class SimdKernels extends ScalarKernels {
     static float sum(MemorySegment a, long ao, int n, float[] lanes) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
-        for (; j <= n - L; j += L) acc = acc.add(FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO));
+        for (; j <= n - L; j += L) acc = FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO).add(acc);
         acc.intoArray(lanes, 0);
         float s = SimdMath.sum(lanes);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j);
@@ -288,7 +288,7 @@ public final class SimdKernels extends ScalarKernels {
             FloatVector xhat = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu).mul(rs);
             FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyr + j) * 4, NO);
             FloatVector g = gamma == null ? d : d.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
-            vg = vg.add(g);
+            vg = g.add(vg);
             vgx = g.fma(xhat, vgx);
             if (dgamma != null) d.fma(xhat, FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
             if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);

@@ -87,7 +87,7 @@ final class SimdMath {
             FloatVector scale = t.reinterpretAsInts().sub(EXP_BIAS).lanewise(LSHL, 23).reinterpretAsFloats();
             FloatVector e = p.mul(scale).blend(0f, x.lt(EXP_LO));
             e.intoMemorySegment(dst, (dstOff + i) * 4, NO);
-            vsum = vsum.add(e);
+            vsum = e.add(vsum);
         }
         float s = 0f;
         if (lanes != null) {

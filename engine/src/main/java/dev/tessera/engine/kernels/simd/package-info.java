@@ -12,6 +12,12 @@
  *       out of virtual registers. If that happens after a quick tier-2 compile, the tiered policy never moves the
  *       method on to C2 and it runs boxed in C1 code for good (GEMM at 2 GFLOPS). Scalar reads through
  *       MemorySegment.get cost C1 the most; the GEMM micro-kernels read A from a float[] for that reason.</li>
+ *   <li>A loop-carried vector is never the receiver: {@code acc = x.add(acc)}, not {@code acc = acc.add(x)}. At the
+ *       loop head C2 knows the accumulator only as FloatVector, so {@code acc.add} is a virtual call that it inlines
+ *       only on the strength of a type profile; a method compiled at tier 2 (no profiling) and then at tier 4 had
+ *       none, and every iteration boxed (fused attention: 160 MB per call in one JVM run of six). A freshly loaded
+ *       or computed vector has an exact class. KernelAllocationTest runs every kernel in a JVM without type
+ *       profiles to keep it so.</li>
  *   <li>No asSlice() in hot code: C2 did not scalar-replace the slice.</li>
  * </ul>
  * To look: {@code -XX:+PrintCompilation} (COMPILE SKIPPED lines), JFR's jdk.ObjectAllocationSample, and
