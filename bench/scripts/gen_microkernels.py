@@ -17,20 +17,17 @@ def emit_store(w, mr, acc):
     for i in range(mr):
         w(f"        c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
 
-def rows_kernel(w, mr, acc, accumulate):
-    """computeRows (C overwritten) or computeRowsAcc (accumulators start from C): separate methods, same loop."""
-    name = "computeRowsAcc" if accumulate else "computeRows"
+def rows_kernel(w, mr, acc):
+    """computeRows: A as mr rows rs apart. There is no accumulating twin (accumulators loaded from C): with its 24
+    extra loads C1 ran out of virtual registers on it, and in JVMs where it had been compiled at tier 2 first it then
+    never reached C2. Later K blocks go through the tile buffer and merge instead, 1-3% slower and never boxed."""
     w("    @Override")
-    w(f"    public void {name}(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,")
-    w(" " * (len(name) + 17) + "MemorySegment c, long cOff, long ldc) {")
+    w("    public void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,")
+    w("                            MemorySegment c, long cOff, long ldc) {")
     w("        long pb = bpOff * 4;")
     for i in range(mr):
         w(f"        int a{i} = aOff + {i} * rs;")
-    if accumulate:
-        w("        long cb = cOff * 4, ld = ldc * 4;")
-        w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.fromMemorySegment(S, c, cb + {i} * ld{' + VB' if j else ''}, NO)" for i, j in acc) + ";")
-    else:
-        w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
+    w("        FloatVector " + ", ".join(f"c{i}_{j} = FloatVector.zero(S)" for i, j in acc) + ";")
     w("        for (int p = 0; p < kc; p++) {")
     w("            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
     w("            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
@@ -41,11 +38,7 @@ def rows_kernel(w, mr, acc, accumulate):
         w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
     w("            pb += 2 * VB;")
     w("        }")
-    if accumulate:
-        for i in range(mr):
-            w(f"        c{i}_0.intoMemorySegment(c, cb + {i} * ld, NO); c{i}_1.intoMemorySegment(c, cb + {i} * ld + VB, NO);")
-    else:
-        emit_store(w, mr, acc)
+    emit_store(w, mr, acc)
     w("    }")
     w("")
 
@@ -97,8 +90,7 @@ def kernel(mr):
     emit_store(w, mr, acc)
     w("    }")
     w("")
-    rows_kernel(w, mr, acc, accumulate=False)
-    rows_kernel(w, mr, acc, accumulate=True)
+    rows_kernel(w, mr, acc)
     w("    @Override")
     w("    public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {")
     w("        SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);")

@@ -30,9 +30,20 @@ public final class KernelAllocationProbe {
         return s;
     }
 
+    private static Kernels simdKernels() {
+        try {
+            return (Kernels) Class.forName("dev.tessera.engine.kernels.simd.SimdKernels").getConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot load the Vector API kernels", e);
+        }
+    }
+
     public static void main(String[] args) {
         Parallel.setThreads(1);
-        Kernels k = KernelProvider.get();
+        // "c1": the Vector API kernels even where the provider would not choose them (a JVM without C2), so that
+        // C1 compiles each of them; otherwise the provider's choice.
+        boolean c1 = args.length > 1 && args[1].equals("c1");
+        Kernels k = c1 ? simdKernels() : KernelProvider.get();
         int rows = 29, cols = 203, m = 37, n = 97, kk = 70;
         long rc = (long) rows * cols;
         MemorySegment x = random(rc, 1), y = random(rc, 2), dy = random(rc, 3), dx = random(rc, 4);
@@ -57,6 +68,9 @@ public final class KernelAllocationProbe {
         Map<String, Runnable> kernels = new LinkedHashMap<>();
         kernels.put("gemm NN", () -> k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n, Epilogue.NONE));
         kernels.put("gemm NT", () -> k.gemm(false, true, m, n, kk, 1f, a, 0, kk, b, 0, kk, 0f, c, 0, n, Epilogue.NONE));
+        // K over several cache blocks (kc is at most 512): later blocks accumulate into C.
+        MemorySegment aLong = random((long) m * 1100, 28), bLong = random(1100L * n, 29);
+        kernels.put("gemm NN, K = 1100", () -> k.gemm(false, false, m, n, 1100, 1f, aLong, 0, 1100, bLong, 0, n, 0f, c, 0, n, Epilogue.NONE));
         kernels.put("gemm TN", () -> k.gemm(true, false, m, n, kk, 1f, a, 0, m, b, 0, n, 1f, c, 0, n, Epilogue.NONE));
         kernels.put("gemm bias+gelu+residual", () -> k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n,
                 Epilogue.biasAct(bias, 0, Activation.GELU).withPreAct(preAct, 0, n).withResidual(residual, 0, n)));
@@ -90,11 +104,11 @@ public final class KernelAllocationProbe {
         kernels.put("ema", () -> k.ema(y, 0, x, 0, rc, 0.99f));
 
         var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        int warmup = Integer.parseInt(args.length > 0 ? args[0] : "2000"), calls = 100;
+        int warmup = Integer.parseInt(args.length > 0 ? args[0] : "2000"), calls = c1 ? 1 : 100, rounds = c1 ? 1 : 4;
         for (var e : kernels.entrySet()) {
             // The smallest of a few rounds: a round may still catch a method before C2 has replaced it.
             double best = Double.MAX_VALUE;
-            for (int round = 0; round < 4 && best > KernelAllocationTest.BYTES_PER_CALL; round++) {
+            for (int round = 0; round < rounds && best > KernelAllocationTest.BYTES_PER_CALL; round++) {
                 for (int i = 0; i < warmup; i++) e.getValue().run();
                 long before = threads.getTotalThreadAllocatedBytes();
                 for (int i = 0; i < calls; i++) e.getValue().run();

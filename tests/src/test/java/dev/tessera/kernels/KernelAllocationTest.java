@@ -31,25 +31,8 @@ class KernelAllocationTest {
 
     @Test
     void noKernelAllocatesOnTheHeapEvenWithoutTypeProfiles() throws Exception {
-        assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "needs --add-modules jdk.incubator.vector");
-        assumeTrue(KernelProvider.get().name().startsWith("simd"), "the Vector API path is not active: " + KernelProvider.get().name());
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:-UseTypeProfile", "-Xbatch", "-XX:+UseSerialGC", "-Xmx256m"));
-        // The same vector width and kernel path as this JVM (the AVX2 execution narrows it).
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("-XX:MaxVectorSize=") || arg.startsWith("-Dtessera.")) cmd.add(arg);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KernelAllocationProbe.class.getName()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the probe JVM did not finish");
-        } finally {
-            p.destroyForcibly();
-        }
-        assertEquals(0, p.exitValue(), "probe JVM failed:\n" + out);
+        assumeSimd();
+        String out = runProbe(List.of("-XX:-UseTypeProfile", "-Xbatch"));
         List<String> heavy = new ArrayList<>();
         int kernels = 0;
         for (String line : out.split("\n")) {
@@ -60,5 +43,57 @@ class KernelAllocationTest {
         }
         assertTrue(kernels >= 30, "the probe reported only " + kernels + " kernels:\n" + out);
         assertEquals(List.of(), heavy, "kernels that allocate on the heap once compiled (boxed vectors):\n" + out);
+    }
+
+    /**
+     * When C1 gives up on a method at tier 3 ("out of virtual registers in linear scan") after the method had been
+     * compiled at tier 2, the tiered policy never compiles it with C2: it keeps running in C1 code, boxing every
+     * vector. Whether tier 2 came first depends on the compile queues, so it happened in some JVMs and not others: the
+     * GEMM's accumulating micro-kernel took one attention product from 30 ms and no heap to 600 ms and 5 GB per call
+     * in two JVMs of three. Here every kernel runs in a JVM that stops at tier 3 (with thresholds low enough that a few calls compile
+     * everything), and no method of ours may be refused. Verified to fail on that micro-kernel.
+     */
+    @Test
+    void c1CompilesEveryKernelMethodAtTier3() throws Exception {
+        assumeSimd();
+        String out = runProbe(List.of("-XX:TieredStopAtLevel=3", "-Xbatch", "-XX:CompileThresholdScaling=0.05",
+                "-XX:+PrintCompilation"), "20", "c1");
+        List<String> refused = new ArrayList<>();
+        int compiledOfOurs = 0;
+        for (String line : out.split("\n")) {
+            if (!line.contains("dev.tessera.")) continue;
+            if (line.contains("COMPILE SKIPPED") || line.contains("not compilable")) refused.add(line.trim());
+            else if (line.contains("MicroKernel")) compiledOfOurs++;
+        }
+        assertTrue(compiledOfOurs > 0, "no micro-kernel was compiled; the probe's output:\n" + out);
+        assertEquals(List.of(), refused, "methods C1 refused at tier 3 (they would never reach C2 after a tier-2 start)");
+    }
+
+    private static void assumeSimd() {
+        assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "needs --add-modules jdk.incubator.vector");
+        assumeTrue(KernelProvider.get().name().startsWith("simd"), "the Vector API path is not active: " + KernelProvider.get().name());
+    }
+
+    /** Runs {@link KernelAllocationProbe} in a child JVM with these flags and returns its output. */
+    private static String runProbe(List<String> flags, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m"));
+        cmd.addAll(flags);
+        // The same vector width and kernel path as this JVM (the AVX2 execution narrows it).
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-XX:MaxVectorSize=") || arg.startsWith("-Dtessera.")) cmd.add(arg);
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KernelAllocationProbe.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out;
+        try {
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the probe JVM did not finish");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(0, p.exitValue(), "probe JVM failed:\n" + out);
+        return out;
     }
 }

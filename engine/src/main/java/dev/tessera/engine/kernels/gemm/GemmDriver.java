@@ -227,13 +227,9 @@ public final class GemmDriver {
                         // One kernel for every tile, edges included: a second, rarely called kernel would run
                         // un-intrinsified (boxing every vector) until C2 got round to it, which took seconds.
                         // The kernel only overwrites: full tiles with beta == 0 go straight to C, everything else
-                        // (edges, accumulation) through the L1-resident tile buffer and a merge.
+                        // (edges, accumulation) through the L1-resident tile buffer and a merge. Accumulating in
+                        // registers from C was 1-3% faster but made a method C1 could not compile (see gen_microkernels.py).
                         boolean full = cols == nr && rows == mr;
-                        if (asRows && full && betaEff == 1f) {
-                            // Later K blocks (and beta = 1 calls) accumulate in registers straight into C.
-                            uk.computeRowsAcc(kc, ap, apOff, rs, bp, bpOff, c, ct, ldc);
-                            continue;
-                        }
                         boolean toC = betaEff == 0f && full;
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;

@@ -25,12 +25,6 @@ public interface MicroKernel {
      */
     void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
 
-    /**
-     * As {@link #computeRows} but C += A B on a full tile: the accumulators start from C. A separate method, not a
-     * flag: the accumulating branch inside one method made it too large for C2 to keep intrinsified.
-     */
-    void computeRowsAcc(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
-
     /** C[rows x cols] = tile (rows nr apart) + beta * C; beta == 0 does not read C. */
     void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc);
 

@@ -106,50 +106,6 @@ final class MicroKernel6x2v implements MicroKernel {
     }
 
     @Override
-    public void computeRowsAcc(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,
-                               MemorySegment c, long cOff, long ldc) {
-        long pb = bpOff * 4;
-        int a0 = aOff + 0 * rs;
-        int a1 = aOff + 1 * rs;
-        int a2 = aOff + 2 * rs;
-        int a3 = aOff + 3 * rs;
-        int a4 = aOff + 4 * rs;
-        int a5 = aOff + 5 * rs;
-        long cb = cOff * 4, ld = ldc * 4;
-        FloatVector c0_0 = FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO), c0_1 = FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO), c1_0 = FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO), c1_1 = FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO), c2_0 = FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO), c2_1 = FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO), c3_0 = FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO), c3_1 = FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO), c4_0 = FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO), c4_1 = FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO), c5_0 = FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO), c5_1 = FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO);
-        for (int p = 0; p < kc; p++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
-            FloatVector x;
-            x = FloatVector.broadcast(S, a[a0 + p]);
-            c0_0 = x.fma(b0, c0_0);
-            c0_1 = x.fma(b1, c0_1);
-            x = FloatVector.broadcast(S, a[a1 + p]);
-            c1_0 = x.fma(b0, c1_0);
-            c1_1 = x.fma(b1, c1_1);
-            x = FloatVector.broadcast(S, a[a2 + p]);
-            c2_0 = x.fma(b0, c2_0);
-            c2_1 = x.fma(b1, c2_1);
-            x = FloatVector.broadcast(S, a[a3 + p]);
-            c3_0 = x.fma(b0, c3_0);
-            c3_1 = x.fma(b1, c3_1);
-            x = FloatVector.broadcast(S, a[a4 + p]);
-            c4_0 = x.fma(b0, c4_0);
-            c4_1 = x.fma(b1, c4_1);
-            x = FloatVector.broadcast(S, a[a5 + p]);
-            c5_0 = x.fma(b0, c5_0);
-            c5_1 = x.fma(b1, c5_1);
-            pb += 2 * VB;
-        }
-        c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
-        c1_0.intoMemorySegment(c, cb + 1 * ld, NO); c1_1.intoMemorySegment(c, cb + 1 * ld + VB, NO);
-        c2_0.intoMemorySegment(c, cb + 2 * ld, NO); c2_1.intoMemorySegment(c, cb + 2 * ld + VB, NO);
-        c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
-        c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
-        c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
-    }
-
-    @Override
     public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
         SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);
     }
