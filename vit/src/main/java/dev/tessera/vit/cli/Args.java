@@ -73,6 +73,15 @@ final class Args {
     }
 
     boolean flag(String name) {
-        return Boolean.parseBoolean(values.getOrDefault(name, "false"));
+        return flag(name, false);
+    }
+
+    /** "--name" or "--name=true|false"; anything else is a usage error rather than a silent false. */
+    boolean flag(String name, boolean absent) {
+        String v = values.get(name);
+        if (v == null) return absent;
+        if (v.equalsIgnoreCase("true")) return true;
+        if (v.equalsIgnoreCase("false")) return false;
+        throw new UsageException("--" + name + " takes no value, or =true / =false; got '" + v + "'");
     }
 }

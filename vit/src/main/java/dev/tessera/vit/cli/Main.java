@@ -50,7 +50,8 @@ public final class Main {
     static void usage(PrintStream out) {
         out.println("usage: tessera <command> [options]");
         out.println("  train    train a ViT on Fashion-MNIST (--epochs --batch-size --lr --seed --threads --out --data,");
-        out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume)");
+        out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume;");
+        out.println("           SPT and LSA are on by default: --spt=false --lsa=false for the plain ViT)");
         out.println("           fine-tuning: --init CHECKPOINT [--finetune] (SGD momentum 0.9, new zero head; timm, torchvision,");
         out.println("           Hugging Face safetensors or a Tessera checkpoint)");
         out.println("  eval     --checkpoint DIR: test accuracy and confusion matrix");

@@ -11,7 +11,10 @@
  *   <li>Methods stay small enough for C1. C1 inlines the Vector API whole and, on methods of ~900 bytecodes and up, ran
  *       out of virtual registers. If that happens after a quick tier-2 compile, the tiered policy never moves the
  *       method on to C2 and it runs boxed in C1 code for good (GEMM at 2 GFLOPS). Scalar reads through
- *       MemorySegment.get cost C1 the most; the GEMM micro-kernels read A from a float[] for that reason.</li>
+ *       MemorySegment.get cost C1 the most; the GEMM micro-kernels read A from a float[] for that reason. A
+ *       micro-kernel that loaded its 24 accumulators from C (1,696 bytecodes) was refused at tier 3 and left every K
+ *       block after the first boxed in some JVMs, so there is none. KernelAllocationTest has C1 compile every kernel
+ *       at tier 3 and fails if any method of ours is refused.</li>
  *   <li>A loop-carried vector is never the receiver: {@code acc = x.add(acc)}, not {@code acc = acc.add(x)}. At the
  *       loop head C2 knows the accumulator only as FloatVector, so {@code acc.add} is a virtual call that it inlines
  *       only on the strength of a type profile; a method compiled at tier 2 (no profiling) and then at tier 4 had
