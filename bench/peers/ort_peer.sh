@@ -17,7 +17,7 @@ for t in ${threads//,/ }; do
   for engine in ${ENGINES:-ort tessera}; do
     model="$dir/vit_b_16.safetensors"; [ "$engine" = ort ] && model="$dir/vit_b_16.onnx"
     /usr/bin/time -f "{\"engine\": \"$engine\", \"threads\": $t, \"peak_rss_mb\": %M}" -o /tmp/ort_peer_rss.$$ \
-      "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmx1g ${PEER_JIT_FLAGS--XX:-UseProfiledLoopPredicate} \
+      "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseG1GC -Xmx1g ${PEER_JIT_FLAGS--XX:-UseProfiledLoopPredicate} \
       -cp "$root/vit/target/tessera.jar:$ort" "$root/bench/peers/OrtPeer.java" "$engine" "$model" "$dir/vit_b_16_io.safetensors" "$t" "$batches" 2>/dev/null
     sed 's/"peak_rss_mb": \([0-9]*\)/"peak_rss_mb": \1/' /tmp/ort_peer_rss.$$ | awk -F'"peak_rss_mb": ' '{split($2,a,"}"); printf "%s\"peak_rss_mb\": %.0f}\n", $1, a[1]/1024}'
   done
