@@ -77,7 +77,7 @@ class KernelAllocationTest {
     /** Runs {@link KernelAllocationProbe} in a child JVM with these flags and returns its output. */
     private static String runProbe(List<String> flags, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m"));
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Dtessera.gcWarning=false", "-Xmx256m"));
         cmd.addAll(flags);
         // The same vector width and kernel path as this JVM (the AVX2 execution narrows it).
         for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {

@@ -48,6 +48,8 @@ public final class KernelProvider {
             boolean fma = fmaAvailable();
             LOG.log(System.Logger.Level.INFO, "Tessera kernels: Vector API, " + bits + "-bit float vectors (" + bits / 32
                     + " lanes), FMA " + (fma ? "yes" : "no") + ", GEMM micro-kernel " + micro);
+            String slowGc = slowCollector();
+            if (slowGc != null) LOG.log(System.Logger.Level.WARNING, "Tessera kernels: " + slowGc);
             return new Selection(k, "jdk.incubator.vector readable on HotSpot C2 with " + bits + "-bit vectors", bits, fma, micro);
         } catch (ReflectiveOperationException | LinkageError e) {
             String r = "could not load the Vector API kernels (" + e + "); add --add-modules jdk.incubator.vector";
@@ -80,6 +82,22 @@ public final class KernelProvider {
         if (useFma != null) return Boolean.parseBoolean(useFma);
         String arch = System.getProperty("os.arch", "");
         return arch.contains("aarch64") || CpuInfo.get().hasFlag("fma");
+    }
+
+    /**
+     * Null under G1, ZGC and the rest; a warning under Serial or Parallel, where the GEMM micro-kernel measured 1.6x
+     * slower (111-116 against 179-188 GFLOPS, bench/scripts/gc_gemm_probe.sh; cause unknown). Off with
+     * -Dtessera.gcWarning=false for a process that chose its collector for its footprint.
+     */
+    static String slowCollector() {
+        if (!Boolean.parseBoolean(System.getProperty("tessera.gcWarning", "true"))) return null;
+        for (String gc : new String[] {"UseSerialGC", "UseParallelGC"}) {
+            if ("true".equals(vmOption(gc))) {
+                return "-XX:+" + gc + " measured 1.6x slower in GEMM than G1 or ZGC; add -XX:+UseG1GC for speed"
+                        + " (or -Dtessera.gcWarning=false to keep " + gc.substring(3) + " quietly)";
+            }
+        }
+        return null;
     }
 
     static String vmOption(String name) {
