@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tessera.engine.kernels.KernelProvider;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -36,21 +33,8 @@ class CollectorWarningTest {
     }
 
     private static String info(String... flags) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx128m"));
-        cmd.addAll(List.of(flags));
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("-XX:MaxVectorSize=") || (arg.startsWith("-Dtessera.") && !arg.startsWith("-Dtessera.gcWarning"))) cmd.add(arg);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.tessera.vit.cli.Main", "info"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try {
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(2, TimeUnit.MINUTES), "the child JVM did not finish");
-            assertEquals(0, p.exitValue(), "child JVM failed:\n" + out);
-            return out;
-        } finally {
-            p.destroyForcibly();
-        }
+        List<String> all = new ArrayList<>(List.of("-Xmx128m"));
+        all.addAll(List.of(flags));
+        return ChildJvm.run(Duration.ofMinutes(2), all, "dev.tessera.vit.cli.Main", "info");
     }
 }

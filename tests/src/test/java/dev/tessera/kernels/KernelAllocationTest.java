@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tessera.engine.kernels.KernelProvider;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -76,24 +73,8 @@ class KernelAllocationTest {
 
     /** Runs {@link KernelAllocationProbe} in a child JVM with these flags and returns its output. */
     private static String runProbe(List<String> flags, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Dtessera.gcWarning=false", "-Xmx256m"));
-        cmd.addAll(flags);
-        // The same vector width and kernel path as this JVM (the AVX2 execution narrows it).
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("-XX:MaxVectorSize=") || arg.startsWith("-Dtessera.")) cmd.add(arg);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KernelAllocationProbe.class.getName()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the probe JVM did not finish");
-        } finally {
-            p.destroyForcibly();
-        }
-        assertEquals(0, p.exitValue(), "probe JVM failed:\n" + out);
-        return out;
+        List<String> all = new ArrayList<>(List.of("-XX:+UseSerialGC", "-Dtessera.gcWarning=false", "-Xmx256m"));
+        all.addAll(flags);
+        return ChildJvm.run(Duration.ofMinutes(5), all, KernelAllocationProbe.class.getName(), args);
     }
 }
