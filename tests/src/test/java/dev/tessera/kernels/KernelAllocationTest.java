@@ -66,6 +66,22 @@ class KernelAllocationTest {
         assertEquals(List.of(), refused, "methods C1 refused at tier 3 (they would never reach C2 after a tier-2 start)");
     }
 
+    /**
+     * No kernel may create a heap memory segment, not even in the interpreter. The Vector API's interpreted
+     * reinterpretAsFloats wraps a byte[] in one; loading that class broke C2's assumption that every segment is native,
+     * ~40 compiled kernel methods were thrown away and compiled again with type guards, and GEMMs packing B per call
+     * ran at 140 instead of 181 GFLOPS (train --quick: 283 against 310 img/s). Verified to fail with exp written
+     * through reinterpretAsFloats.
+     */
+    @Test
+    void noKernelCreatesAHeapSegment() throws Exception {
+        assumeSimd();
+        String out = runProbe(List.of("-Xlog:class+load=info"), "20");
+        assertTrue(out.contains("jdk.internal.foreign.NativeMemorySegmentImpl"), "class loading was not logged:\n" + out);
+        List<String> heap = out.lines().filter(l -> l.contains("HeapMemorySegmentImpl")).toList();
+        assertEquals(List.of(), heap, "a kernel (or the Vector API's fallback under one) created a heap MemorySegment");
+    }
+
     private static void assumeSimd() {
         assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "needs --add-modules jdk.incubator.vector");
         assumeTrue(KernelProvider.get().name().startsWith("simd"), "the Vector API path is not active: " + KernelProvider.get().name());
