@@ -257,27 +257,19 @@ public final class GemmDriver {
     /** A rows [m0, m1) x K [pc, pc+kc) into mr-row micro-panels from ap[apBase]: [panel][p][i], zero padded, scaled by alpha. */
     private void packA(boolean transA, MemorySegment a, long aOff, long lda, int m0, int m1, int pc, int kc, float alpha, float[] ap, int apBase, int mr) {
         int rowsTotal = m1 - m0;
+        if (transA) {
+            // A(i, p) at aOff + p*lda + i: each k step is a run of rows, packed with vectors, zero padded.
+            uk.packAT(a, aOff + (long) pc * lda + m0, lda, kc, rowsTotal, mr, alpha, ap, apBase);
+            return;
+        }
         for (int ir = 0; ir < rowsTotal; ir += mr) {
             int rows = Math.min(mr, rowsTotal - ir);
             int base = apBase + ir * kc;
-            if (!transA) {
-                // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
-                for (int i = 0; i < rows; i++) {
-                    long src = aOff + (long) (m0 + ir + i) * lda + pc;
-                    int dst = base + i;
-                    for (int p = 0; p < kc; p++) ap[dst + p * mr] = alpha * a.getAtIndex(F, src + p);
-                }
-            } else {
-                // A(i, p) at aOff + p*lda + i: each k step is a contiguous run of rows.
-                for (int p = 0; p < kc; p++) {
-                    long src = aOff + (long) (pc + p) * lda + m0 + ir;
-                    if (alpha == 1f) {
-                        MemorySegment.copy(a, F, src * 4, ap, base + p * mr, rows);
-                    } else {
-                        int dst = base + p * mr;
-                        for (int i = 0; i < rows; i++) ap[dst + i] = alpha * a.getAtIndex(F, src + i);
-                    }
-                }
+            // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
+            for (int i = 0; i < rows; i++) {
+                long src = aOff + (long) (m0 + ir + i) * lda + pc;
+                int dst = base + i;
+                for (int p = 0; p < kc; p++) ap[dst + p * mr] = alpha * a.getAtIndex(F, src + p);
             }
             if (rows < mr) {
                 for (int p = 0; p < kc; p++) {
@@ -293,11 +285,9 @@ public final class GemmDriver {
             int cols = Math.min(nr, nc - jr);
             long base = (long) (jr / nr) * nr * kc;
             if (!transB) {
-                // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step.
-                for (int p = 0; p < kc; p++) {
-                    long src = bOff + (long) (pc + p) * ldb + j0 + jr;
-                    MemorySegment.copy(b, src * 4, bp, (base + (long) p * nr) * 4, (long) cols * 4);
-                }
+                // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step, packed with vectors and zero padded
+                // by the kernel's packer.
+                uk.packB(b, bOff + (long) pc * ldb + j0 + jr, ldb, kc, cols, bp, base);
             } else {
                 // B(p, j) at bOff + j*ldb + p: the nr stored rows are bulk-copied to the heap, transposed there and the
                 // panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
@@ -311,12 +301,6 @@ public final class GemmDriver {
                     for (int j = 0; j < nr; j++) panel[d + j] = rows[j * kc + p];
                 }
                 MemorySegment.copy(panel, 0, bp, F, base * 4, nr * kc);
-                continue;
-            }
-            if (cols < nr) {
-                for (int p = 0; p < kc; p++) {
-                    for (int j = cols; j < nr; j++) bp.setAtIndex(F, base + (long) p * nr + j, 0f);
-                }
             }
         }
     }

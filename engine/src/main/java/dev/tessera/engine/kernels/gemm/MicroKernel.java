@@ -25,6 +25,15 @@ public interface MicroKernel {
      */
     void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
 
+    /** Packs B rows: bp[dst + p*nr + j] = b[src + p*ldb + j] for p < kc, j < cols; 0 for cols <= j < nr. Offsets in floats. */
+    void packB(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst);
+
+    /**
+     * Packs A transposed (each k step a run of rows) into panels of mr rows: ap[dst + (i/mr)*mr*kc + p*mr + i%mr] =
+     * alpha * a[src + p*lda + i] for p < kc, i < rows; zero up to whole panels. mr may be another kernel's.
+     */
+    void packAT(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst);
+
     /** C[rows x cols] = tile (rows nr apart) + beta * C; beta == 0 does not read C. */
     void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc);
 

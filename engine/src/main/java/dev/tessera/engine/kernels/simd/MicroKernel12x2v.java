@@ -160,6 +160,16 @@ final class MicroKernel12x2v implements MicroKernel {
     }
 
     @Override
+    public void packB(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst) {
+        SimdPack.panelB(b, src, ldb, kc, cols, 2 * L, bp, dst);
+    }
+
+    @Override
+    public void packAT(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
+        SimdPack.panelsAT(a, src, lda, kc, rows, mr, alpha, ap, dst);
+    }
+
+    @Override
     public void merge(MemorySegment tile, int rows, int cols, float beta, MemorySegment c, long cOff, long ldc) {
         SimdEpilogue.merge(tile, 2 * L, rows, cols, beta, c, cOff, ldc);
     }
