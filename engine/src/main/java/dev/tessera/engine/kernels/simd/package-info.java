@@ -22,8 +22,14 @@
  *       or computed vector has an exact class. KernelAllocationTest runs every kernel in a JVM without type
  *       profiles to keep it so.</li>
  *   <li>No asSlice() in hot code: C2 did not scalar-replace the slice.</li>
+ *   <li>No heap MemorySegment anywhere, not even through the Vector API: its interpreted reinterpret (and so
+ *       reinterpretAsFloats) wraps a byte[] in one. The first heap segment broke C2's class-hierarchy assumption that
+ *       every segment is native, ~40 compiled kernel methods were discarded and recompiled with type guards, and
+ *       per-call-packed GEMMs fell from 181 to 140 GFLOPS. Bits move between lane types through memory instead
+ *       (SimdMath.expShift). KernelAllocationTest logs class loading and fails on a heap segment.</li>
  * </ul>
- * To look: {@code -XX:+PrintCompilation} (COMPILE SKIPPED lines), JFR's jdk.ObjectAllocationSample, and
+ * To look: {@code -XX:+PrintCompilation} (COMPILE SKIPPED and "made not entrant" lines), JFR's
+ * jdk.ObjectAllocationSample, {@code -Xlog:dependencies=debug} (which class load discarded compiled code), and
  * {@code -XX:+UnlockDiagnosticVMOptions -XX:CompileCommand=PrintInlining,CLASS::METHOD}.
  */
 package dev.tessera.engine.kernels.simd;
