@@ -18,7 +18,11 @@ final class SimdPack {
 
     private SimdPack() {}
 
-    /** bp[dst + p*nr + j] = b[src + p*ldb + j] for p < kc and j < cols, 0 for cols <= j < nr; nr is a multiple of L. */
+    /**
+     * bp[dst + p*nr + j] = b[src + p*ldb + j] for p < kc and j < cols, 0 for cols <= j < nr; nr is a multiple of L.
+     * Full panels too are vector moves rather than one bulk copy per row: on 197-row GEMMs, where each packed float
+     * feeds few rows, 162-179 against 156-173 GFLOPS at one thread (1576 rows: the same within noise).
+     */
     static void panelB(MemorySegment b, long src, long ldb, int kc, int cols, int nr, MemorySegment bp, long dst) {
         if (cols == nr) {
             for (int p = 0; p < kc; p++) {
