@@ -82,7 +82,8 @@ final class SimdMath {
             FloatVector x = FloatVector.fromMemorySegment(S, src, (srcOff + i) * 4, NO).sub(shift);
             // Clamped with compare and blend: min/max carry Java's NaN and -0.0 rules, five instructions each in C2's
             // code. A NaN compares false and passes through.
-            FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, x.compare(LT, EXP_LO));
+            VectorMask<Float> under = x.compare(LT, EXP_LO);
+            FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, under);
             FloatVector t = xc.fma(LOG2E, ROUND);
             FloatVector k = t.sub(ROUND);
             FloatVector r = xc.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));
@@ -96,7 +97,7 @@ final class SimdMath {
             t.intoMemorySegment(dst, slot, NO);
             IntVector.fromMemorySegment(SI, dst, slot, NO).sub(EXP_BIAS).lanewise(LSHL, 23).intoMemorySegment(dst, slot, NO);
             FloatVector scale = FloatVector.fromMemorySegment(S, dst, slot, NO);
-            FloatVector e = p.mul(scale).blend(0f, x.lt(EXP_LO));
+            FloatVector e = p.mul(scale).blend(0f, under);
             e.intoMemorySegment(dst, (dstOff + i) * 4, NO);
             vsum = e.add(vsum);
         }
