@@ -54,6 +54,35 @@ class RowKernelsTest {
         }
     }
 
+    /**
+     * Two logits far above the rest, anywhere in the row: only a correct row max keeps them apart (0.731 and 0.269). A
+     * max that missed them would have both exponentials clamp at e^88 and split the mass evenly.
+     */
+    @Property
+    void softmaxFindsTheMaxAnywhereInTheRow(@ForAll("cols") int c, @ForAll @net.jqwik.api.constraints.IntRange(min = 0, max = 10_000) int pi,
+                                          @ForAll @net.jqwik.api.constraints.IntRange(min = 0, max = 10_000) int qi, @ForAll boolean nan) {
+        Assume.that(c >= 3);
+        int p = pi % c, q = (p + 1 + qi % (c - 1)) % c;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = random(arena, c, 1), y = random(arena, c, 2);
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, p, 200f);
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, q, 199f);
+            FAST.softmax(x, 0, y, 0, 1, c);
+            float yp = y.getAtIndex(ValueLayout.JAVA_FLOAT, p), yq = y.getAtIndex(ValueLayout.JAVA_FLOAT, q);
+            if (Math.abs(yp - 0.7310586f) > 1e-5f || Math.abs(yq - 0.2689414f) > 1e-5f) {
+                throw new AssertionError("cols " + c + ": softmax gave " + yp + " at " + p + " and " + yq + " at " + q);
+            }
+            if (nan) {
+                // A NaN anywhere makes the whole row NaN, as in the reference.
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, (p + q) % c == p ? q : (p + q) % c, Float.NaN);
+                FAST.softmax(x, 0, y, 0, 1, c);
+                for (int j = 0; j < c; j++) {
+                    if (!Float.isNaN(y.getAtIndex(ValueLayout.JAVA_FLOAT, j))) throw new AssertionError("cols " + c + ": a NaN logit gave " + y.getAtIndex(ValueLayout.JAVA_FLOAT, j) + " at " + j);
+                }
+            }
+        }
+    }
+
     @Property
     void layerNormForwardBackward(@ForAll("rows") int r, @ForAll("cols") int c, @ForAll boolean affine) {
         try (Arena arena = Arena.ofShared()) {

@@ -1,7 +1,5 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.MAX;
-
 import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Parallel;
@@ -101,7 +99,7 @@ final class FusedAttention {
                         }
                         if (mask != null) addMask(w, srow, mask, maskOff + (long) (i0 + r) * lay.n(), j0, Math.min(bc, lay.n() - j0), 1f);
                         for (int j = Math.max(0, lay.n() - j0); j < bc; j++) w.setAtIndex(F, srow + j, Float.NEGATIVE_INFINITY);
-                        float mNew = Math.max(m[r], rowMax(w, srow, bc));
+                        float mNew = Math.max(m[r], SimdKernels.max(w, srow, bc, lanes));
                         if (mNew == Float.NEGATIVE_INFINITY) {
                             zero(w, srow, (long) bc);
                             continue;
@@ -144,12 +142,6 @@ final class FusedAttention {
         int t = 0;
         for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).intoMemorySegment(dst, (dstOff + t) * 4, NO);
         for (; t < d; t++) dst.setAtIndex(F, dstOff + t, f * w.getAtIndex(F, src + t));
-    }
-
-    private static float rowMax(MemorySegment w, long row, int bc) {
-        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < bc; j += L) vmax = FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).max(vmax);
-        return vmax.reduceLanes(MAX);
     }
 
     /** row = exp(row - max) in place; returns the sum. */

@@ -1,6 +1,6 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.MAX;
+import static jdk.incubator.vector.VectorOperators.GT;
 
 import dev.tessera.engine.kernels.Activation;
 import dev.tessera.engine.kernels.AttentionDropout;
@@ -133,13 +133,13 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     static void softmaxRow(MemorySegment x, long xr, MemorySegment y, long yr, int cols, float[] lanes) {
-        int j = 0;
-        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j <= cols - L; j += L) vmax = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).max(vmax);
-        float max = vmax.reduceLanes(MAX);
-        for (; j < cols; j++) max = Math.max(max, x.getAtIndex(F, xr + j));
-        if (max == Float.NEGATIVE_INFINITY) {
-            for (j = 0; j < cols; j++) y.setAtIndex(F, yr + j, 0f);
+        int j;
+        float max = max(x, xr, cols, lanes);
+        if (max == Float.NEGATIVE_INFINITY || Float.isNaN(max)) {
+            // All masked: zeros. A NaN: NaN everywhere, as through the sum whenever a finite max exists.
+            float fill = 0f;
+            for (j = 0; j < cols; j++) if (Float.isNaN(x.getAtIndex(F, xr + j))) fill = Float.NaN;
+            for (j = 0; j < cols; j++) y.setAtIndex(F, yr + j, fill);
             return;
         }
         float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, lanes);
@@ -167,6 +167,41 @@ public final class SimdKernels extends ScalarKernels {
                 dx.setAtIndex(F, dxOff + o + j, dx.getAtIndex(F, dxOff + o + j) + yv * (dy.getAtIndex(F, dyOff + o + j) - dot));
             }
         }
+    }
+
+    /**
+     * The largest of n floats; NaNs are passed over (the softmax spreads them through its sum). Four chains of compare and blend: Java's max() carries its NaN and
+     * -0.0 rules (five instructions on the loop-carried chain) and reduceLanes(MAX) more of the same; with them the max
+     * pass took more time than the exponentials in a softmax row of 768.
+     */
+    static float max(MemorySegment x, long off, int n, float[] lanes) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j <= n - 4 * L; j += 4 * L) {
+            long o = (off + j) * 4;
+            FloatVector x0 = FloatVector.fromMemorySegment(S, x, o, NO), x1 = FloatVector.fromMemorySegment(S, x, o + 4L * L, NO);
+            FloatVector x2 = FloatVector.fromMemorySegment(S, x, o + 8L * L, NO), x3 = FloatVector.fromMemorySegment(S, x, o + 12L * L, NO);
+            // The new value is the receiver, never the loop-carried max (see package-info).
+            m0 = x0.blend(m0, x0.compare(GT, m0).not());
+            m1 = x1.blend(m1, x1.compare(GT, m1).not());
+            m2 = x2.blend(m2, x2.compare(GT, m2).not());
+            m3 = x3.blend(m3, x3.compare(GT, m3).not());
+        }
+        for (; j <= n - L; j += L) {
+            FloatVector x0 = FloatVector.fromMemorySegment(S, x, (off + j) * 4, NO);
+            m0 = x0.blend(m0, x0.compare(GT, m0).not());
+        }
+        m0.intoArray(lanes, 0);
+        float m = Float.NEGATIVE_INFINITY;
+        for (float v : lanes) m = Math.max(m, v);
+        m1.intoArray(lanes, 0);
+        for (float v : lanes) m = Math.max(m, v);
+        m2.intoArray(lanes, 0);
+        for (float v : lanes) m = Math.max(m, v);
+        m3.intoArray(lanes, 0);
+        for (float v : lanes) m = Math.max(m, v);
+        for (; j < n; j++) m = Math.max(m, x.getAtIndex(F, off + j));
+        return m;
     }
 
     /** lanes: L floats of the caller's, to spill the accumulator into for SimdMath.sum. */
