@@ -44,6 +44,9 @@ final class FusedAttention {
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    private final QueryLaneAttention queryLanes = new QueryLaneAttention();
+    /** Forces this class's row-oriented forward pass where the query-lane one would run (for comparison). */
+    private static final boolean ROW_FORWARD = Boolean.getBoolean("tessera.attention.rowForward");
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -74,6 +77,10 @@ final class FusedAttention {
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                  MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        if (mask == null && !dropout.active() && !ROW_FORWARD) {
+            queryLanes.forward(s, q, qOff, k, kOff, v, vOff, scale, o, oOff, lse, lseOff);
+            return;
+        }
         Layout lay = Layout.of(s.tokens(), s.headDim());
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();

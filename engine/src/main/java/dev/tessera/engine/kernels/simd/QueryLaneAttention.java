@@ -1,0 +1,261 @@
+package dev.tessera.engine.kernels.simd;
+
+import static jdk.incubator.vector.VectorOperators.EQ;
+import static jdk.incubator.vector.VectorOperators.GT;
+
+import dev.tessera.engine.kernels.AttentionShape;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.tensor.OffHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The attention forward pass with the queries in the vector lanes. A block of W = 2 vectors of queries sweeps the keys
+ * in tiles of BC and works on the transposed score tile S^T[BC x W] = K Q^T:
+ * <ul>
+ *   <li>the online softmax runs down the tile's rows, so the running max, the rescaling factor and the row sums are
+ *       lane-wise vector operations (no horizontal reduction, no scalar exp per row);</li>
+ *   <li>both products are register-blocked like the GEMM micro-kernel, MR rows by 2 vectors (16 accumulators): S^T
+ *       broadcasts MR keys of K^T against Q^T, and O^T[d x W] += V^T P^T broadcasts MR head-dim entries of a V row
+ *       against P^T's rows, which are S^T's rows after exp.</li>
+ * </ul>
+ * Q and K are transposed once per head through heap arrays, V is used row by row (zero-padded), and O^T is
+ * transposed back once per query block. Memory per head is O(N d). The row-oriented {@link FusedAttention} remains the
+ * path for masks and attention dropout, and its backward recomputes the probabilities from the log-sum-exp written
+ * here.
+ */
+final class QueryLaneAttention {
+    private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
+    private static final int L = S.length();
+    /** Queries per block: the two vectors of the register tile. */
+    private static final int W = 2 * L;
+    /** Keys per score panel and head-dim rows per output panel: MR x 2 vectors = 16 accumulators. */
+    private static final int MR = 8;
+    /** Keys per tile: S^T[BC x W] stays in L1 (8 KiB at 512 bits). 32 and 128 were slower here (N = 197 and 1024). */
+    private static final int BC = 8 * MR;
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final Arena ARENA = Arena.ofShared();
+
+    private static final class Scratch {
+        MemorySegment seg = MemorySegment.NULL;
+        float[] rows = new float[0], cols = new float[0];
+
+        MemorySegment get(long floats) {
+            if (seg.byteSize() < floats * 4) seg = OffHeap.allocateFloats(ARENA, floats);
+            return seg;
+        }
+
+        float[] rows(int n) { return rows.length >= n ? rows : (rows = new float[n]); }
+
+        float[] cols(int n) { return cols.length >= n ? cols : (cols = new float[n]); }
+    }
+
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+
+    private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /** Scratch of one head, in floats: K^T, Q^T, V rows, O^T of one block and one tile's share of it, the score tile, and three W-lane vectors (max, sum, rescaling). */
+    private record Layout(int n, int d, int npk, int npq, int dp, long kT, long qT, long vP, long oT, long pv, long st,
+                          long max, long sum, long corr, long total) {
+        static Layout of(int n, int d) {
+            int npk = roundUp(n, MR), npq = roundUp(n, W), dp = roundUp(d, MR);
+            long kT = 0, qT = kT + (long) d * npk, vP = qT + (long) d * npq, oT = vP + (long) npk * dp;
+            long pv = oT + (long) dp * W, st = pv + (long) dp * W, max = st + (long) BC * W;
+            return new Layout(n, d, npk, npq, dp, kT, qT, vP, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
+        }
+    }
+
+    void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                 float[] scale, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        Layout lay = Layout.of(s.tokens(), s.headDim());
+        Parallel.forEach(s.batch() * s.heads(), bh -> {
+            int b = bh / s.heads(), h = bh % s.heads();
+            Scratch room = scratch.get();
+            MemorySegment w = room.get(lay.total());
+            long base = b * s.sB() + h * s.sH();
+            int n = lay.n(), d = lay.d(), npk = lay.npk(), npq = lay.npq(), dp = lay.dp();
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
+            transpose(q, qOff + base, s.sN(), n, d, scale[h], w, lay.qT(), npq, room);
+            packRows(v, vOff + base, s.sN(), n, d, w, lay.vP(), npk, dp);
+            for (int i0 = 0; i0 < n; i0 += W) {
+                fill(w, lay.max(), W, Float.NEGATIVE_INFINITY);
+                fill(w, lay.sum(), W, 0f);
+                fill(w, lay.oT(), (long) dp * W, 0f);
+                for (int j0 = 0; j0 < npk; j0 += BC) {
+                    int bc = Math.min(BC, npk - j0);
+                    for (int p = 0; p < bc; p += MR) {
+                        long panel = lay.st() + (long) p * W;
+                        scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, panel);
+                        // Keys past the end: -inf, so that they weigh 0.
+                        for (int r = n - j0 - p; r < MR; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
+                    }
+                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr());
+                    for (int c = 0; c < dp; c += MR) accumulatePanel(w, lay.vP() + (long) j0 * dp + c, dp, lay.st(), bc, lay.pv() + (long) c * W);
+                    rescaleAdd(w, lay.oT(), lay.pv(), dp, lay.corr());
+                }
+                long orow = oOff + b * s.oB() + h * s.oH() + i0 * s.oN();
+                finish(w, lay, Math.min(W, n - i0), o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
+            }
+        }, q, k, v, o, lse);
+    }
+
+    /** dst[d x ld] = scale * X^T for one head's n rows (sN apart); columns n..ld zeroed. Transposed on heap arrays. */
+    private static void transpose(MemorySegment x, long base, long sN, int n, int d, float scale, MemorySegment w, long dst, int ld, Scratch room) {
+        float[] rows = room.rows(n * d), cols = room.cols(d * ld);
+        for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);
+        // Eight rows at a time: eight sequential read streams. Column by column over all n rows, each read touched
+        // a new cache line, and for long sequences the lines no longer stayed in L1 between columns.
+        for (int j0 = 0; j0 < n; j0 += 8) {
+            int je = Math.min(n, j0 + 8);
+            for (int t = 0, c = 0; t < d; t++, c += ld) {
+                for (int j = j0, r = j0 * d + t; j < je; j++, r += d) cols[c + j] = scale * rows[r];
+            }
+        }
+        for (int t = 0; t < d; t++) Arrays.fill(cols, t * ld + n, (t + 1) * ld, 0f);
+        MemorySegment.copy(cols, 0, w, F, dst * 4, d * ld);
+    }
+
+    /** Rows of one head into dst[np x dp], padding zeroed. */
+    private static void packRows(MemorySegment x, long base, long sN, int n, int d, MemorySegment w, long dst, int np, int dp) {
+        fill(w, dst, (long) np * dp, 0f);
+        for (int j = 0; j < n; j++) MemorySegment.copy(x, (base + j * sN) * 4, w, (dst + (long) j * dp) * 4, (long) d * 4);
+    }
+
+    private static void fill(MemorySegment w, long off, long n, float value) {
+        FloatVector z = FloatVector.broadcast(S, value);
+        long i = 0;
+        for (; i <= n - L; i += L) z.intoMemorySegment(w, (off + i) * 4, NO);
+        for (; i < n; i++) w.setAtIndex(F, off + i, value);
+    }
+
+    /** st[MR x W] = K^T[:, MR keys]^T (columns kp.., rows ldk apart) * Q^T[:, W queries] (columns qp.., rows ldq apart). */
+    private static void scoresPanel(MemorySegment w, long kp, int ldk, long qp, int ldq, int d, long st) {
+        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
+        FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
+        FloatVector s40 = FloatVector.zero(S), s41 = FloatVector.zero(S), s50 = FloatVector.zero(S), s51 = FloatVector.zero(S);
+        FloatVector s60 = FloatVector.zero(S), s61 = FloatVector.zero(S), s70 = FloatVector.zero(S), s71 = FloatVector.zero(S);
+        for (int t = 0; t < d; t++, kp += ldk, qp += ldq) {
+            FloatVector b0 = FloatVector.fromMemorySegment(S, w, qp * 4, NO), b1 = FloatVector.fromMemorySegment(S, w, (qp + L) * 4, NO);
+            FloatVector a;
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp)); s00 = a.fma(b0, s00); s01 = a.fma(b1, s01);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 1)); s10 = a.fma(b0, s10); s11 = a.fma(b1, s11);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 2)); s20 = a.fma(b0, s20); s21 = a.fma(b1, s21);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 3)); s30 = a.fma(b0, s30); s31 = a.fma(b1, s31);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 4)); s40 = a.fma(b0, s40); s41 = a.fma(b1, s41);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 5)); s50 = a.fma(b0, s50); s51 = a.fma(b1, s51);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 6)); s60 = a.fma(b0, s60); s61 = a.fma(b1, s61);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, kp + 7)); s70 = a.fma(b0, s70); s71 = a.fma(b1, s71);
+        }
+        long o = st * 4, vb = L * 4L, rb = W * 4L;
+        s00.intoMemorySegment(w, o, NO); s01.intoMemorySegment(w, o + vb, NO);
+        s10.intoMemorySegment(w, o + rb, NO); s11.intoMemorySegment(w, o + rb + vb, NO);
+        s20.intoMemorySegment(w, o + 2 * rb, NO); s21.intoMemorySegment(w, o + 2 * rb + vb, NO);
+        s30.intoMemorySegment(w, o + 3 * rb, NO); s31.intoMemorySegment(w, o + 3 * rb + vb, NO);
+        s40.intoMemorySegment(w, o + 4 * rb, NO); s41.intoMemorySegment(w, o + 4 * rb + vb, NO);
+        s50.intoMemorySegment(w, o + 5 * rb, NO); s51.intoMemorySegment(w, o + 5 * rb + vb, NO);
+        s60.intoMemorySegment(w, o + 6 * rb, NO); s61.intoMemorySegment(w, o + 6 * rb + vb, NO);
+        s70.intoMemorySegment(w, o + 7 * rb, NO); s71.intoMemorySegment(w, o + 7 * rb + vb, NO);
+    }
+
+    /**
+     * The online softmax step for one tile, lane by lane: max = max(max, tile), st = e^(st - max), corr = e^(old max -
+     * max), sum = sum * corr + column sums of st. A lane whose max is still -inf (every key masked so far) shifts by 0,
+     * so its e^-inf stay 0 instead of NaN.
+     */
+    private static void softmaxTile(MemorySegment w, long st, int bc, long max, long sum, long corr) {
+        long rb = W * 4L;
+        for (int h = 0; h < W; h += L) {
+            long end = (st + h) * 4 + bc * rb;
+            FloatVector old = FloatVector.fromMemorySegment(S, w, (max + h) * 4, NO);
+            FloatVector m0 = old, m1 = old;
+            for (long p = (st + h) * 4; p < end; p += 2 * rb) {
+                FloatVector x0 = FloatVector.fromMemorySegment(S, w, p, NO), x1 = FloatVector.fromMemorySegment(S, w, p + rb, NO);
+                // The new value is the receiver, never the loop-carried max (see package-info); NaN keeps the max.
+                m0 = x0.blend(m0, x0.compare(GT, m0).not());
+                m1 = x1.blend(m1, x1.compare(GT, m1).not());
+            }
+            FloatVector m = m0.blend(m1, m1.compare(GT, m0));
+            FloatVector sh = m.blend(0f, m.compare(EQ, Float.NEGATIVE_INFINITY));
+            m.intoMemorySegment(w, (max + h) * 4, NO);
+            old.sub(sh).intoMemorySegment(w, (corr + h) * 4, NO);
+            for (long p = (st + h) * 4; p < end; p += rb) FloatVector.fromMemorySegment(S, w, p, NO).sub(sh).intoMemorySegment(w, p, NO);
+        }
+        SimdMath.expShift(w, st, w, st, (long) bc * W, 0f, null);
+        SimdMath.expShift(w, corr, w, corr, W, 0f, null);
+        for (int h = 0; h < W; h += L) {
+            long end = (st + h) * 4 + bc * rb;
+            FloatVector a0 = FloatVector.fromMemorySegment(S, w, (sum + h) * 4, NO).mul(FloatVector.fromMemorySegment(S, w, (corr + h) * 4, NO));
+            FloatVector a1 = FloatVector.zero(S);
+            for (long p = (st + h) * 4; p < end; p += 2 * rb) {
+                a0 = FloatVector.fromMemorySegment(S, w, p, NO).add(a0);
+                a1 = FloatVector.fromMemorySegment(S, w, p + rb, NO).add(a1);
+            }
+            a0.add(a1).intoMemorySegment(w, (sum + h) * 4, NO);
+        }
+    }
+
+    /**
+     * pv[MR x W] = V[keys, MR head-dim columns]^T P^T[keys x W], over bc keys: vp points at the first key's MR columns
+     * (rows ldv apart), pt at P^T's first row. Written to a buffer, not added to O^T here: loading O^T into the
+     * accumulators made the method too big for C1 (out of virtual registers), and the tiered policy then never had C2
+     * compile it.
+     */
+    private static void accumulatePanel(MemorySegment w, long vp, int ldv, long pt, int bc, long pv) {
+        long o = pv * 4, vb = L * 4L, rb = W * 4L;
+        FloatVector o00 = FloatVector.zero(S), o01 = FloatVector.zero(S), o10 = FloatVector.zero(S), o11 = FloatVector.zero(S);
+        FloatVector o20 = FloatVector.zero(S), o21 = FloatVector.zero(S), o30 = FloatVector.zero(S), o31 = FloatVector.zero(S);
+        FloatVector o40 = FloatVector.zero(S), o41 = FloatVector.zero(S), o50 = FloatVector.zero(S), o51 = FloatVector.zero(S);
+        FloatVector o60 = FloatVector.zero(S), o61 = FloatVector.zero(S), o70 = FloatVector.zero(S), o71 = FloatVector.zero(S);
+        long p = pt * 4;
+        for (int j = 0; j < bc; j++, vp += ldv, p += rb) {
+            FloatVector b0 = FloatVector.fromMemorySegment(S, w, p, NO), b1 = FloatVector.fromMemorySegment(S, w, p + vb, NO);
+            FloatVector a;
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp)); o00 = a.fma(b0, o00); o01 = a.fma(b1, o01);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 1)); o10 = a.fma(b0, o10); o11 = a.fma(b1, o11);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 2)); o20 = a.fma(b0, o20); o21 = a.fma(b1, o21);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 3)); o30 = a.fma(b0, o30); o31 = a.fma(b1, o31);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 4)); o40 = a.fma(b0, o40); o41 = a.fma(b1, o41);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 5)); o50 = a.fma(b0, o50); o51 = a.fma(b1, o51);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 6)); o60 = a.fma(b0, o60); o61 = a.fma(b1, o61);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, vp + 7)); o70 = a.fma(b0, o70); o71 = a.fma(b1, o71);
+        }
+        o00.intoMemorySegment(w, o, NO); o01.intoMemorySegment(w, o + vb, NO);
+        o10.intoMemorySegment(w, o + rb, NO); o11.intoMemorySegment(w, o + rb + vb, NO);
+        o20.intoMemorySegment(w, o + 2 * rb, NO); o21.intoMemorySegment(w, o + 2 * rb + vb, NO);
+        o30.intoMemorySegment(w, o + 3 * rb, NO); o31.intoMemorySegment(w, o + 3 * rb + vb, NO);
+        o40.intoMemorySegment(w, o + 4 * rb, NO); o41.intoMemorySegment(w, o + 4 * rb + vb, NO);
+        o50.intoMemorySegment(w, o + 5 * rb, NO); o51.intoMemorySegment(w, o + 5 * rb + vb, NO);
+        o60.intoMemorySegment(w, o + 6 * rb, NO); o61.intoMemorySegment(w, o + 6 * rb + vb, NO);
+        o70.intoMemorySegment(w, o + 7 * rb, NO); o71.intoMemorySegment(w, o + 7 * rb + vb, NO);
+    }
+
+    /** oT[rows x W] = corr * oT + pv, corr being one row of W lanes. */
+    private static void rescaleAdd(MemorySegment w, long oT, long pv, int rows, long corr) {
+        long vb = L * 4L;
+        FloatVector c0 = FloatVector.fromMemorySegment(S, w, corr * 4, NO), c1 = FloatVector.fromMemorySegment(S, w, corr * 4 + vb, NO);
+        for (long r = 0, o = oT * 4, p = pv * 4; r < rows; r++, o += 2 * vb, p += 2 * vb) {
+            FloatVector.fromMemorySegment(S, w, o, NO).fma(c0, FloatVector.fromMemorySegment(S, w, p, NO)).intoMemorySegment(w, o, NO);
+            FloatVector.fromMemorySegment(S, w, o + vb, NO).fma(c1, FloatVector.fromMemorySegment(S, w, p + vb, NO)).intoMemorySegment(w, o + vb, NO);
+        }
+    }
+
+    /** O rows = O^T's columns / sum, and lse = max + log(sum), for the block's first {@code rows} queries. */
+    private static void finish(MemorySegment w, Layout lay, int rows, MemorySegment o, long orow, long oN,
+                               MemorySegment lse, long lseRow, Scratch room) {
+        int d = lay.d();
+        float[] ot = room.cols(d * W), out = room.rows(d);
+        MemorySegment.copy(w, F, lay.oT() * 4, ot, 0, d * W);
+        for (int q = 0; q < rows; q++) {
+            float l = w.getAtIndex(F, lay.sum() + q), inv = l > 0 ? 1f / l : 0f;
+            for (int t = 0, c = q; t < d; t++, c += W) out[t] = inv * ot[c];
+            MemorySegment.copy(out, 0, o, F, (orow + q * oN) * 4, d);
+            lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, lay.max() + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
+        }
+    }
+}
