@@ -279,6 +279,10 @@ final class FusedAttention {
                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale) {
+        if (mask == null && !dropout.active() && !ROW_FORWARD) {
+            queryLanes.backward(s, q, qOff, k, kOff, v, vOff, scale, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+            return;
+        }
         Layout lay = Layout.of(s.tokens(), s.headDim());
         double[] perHead = new double[s.batch() * s.heads()];
         Parallel.forEach(s.batch() * s.heads(), bh -> {

@@ -14,19 +14,20 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The attention forward pass with the queries in the vector lanes. A block of W = 2 vectors of queries sweeps the keys
- * in tiles of BC and works on the transposed score tile S^T[BC x W] = K Q^T:
+ * Attention with the queries in the vector lanes. A block of W = 2 vectors of queries sweeps the keys in tiles of BC
+ * and works on transposed score tiles, S^T[BC x W] = K Q^T:
  * <ul>
  *   <li>the online softmax runs down the tile's rows, so the running max, the rescaling factor and the row sums are
  *       lane-wise vector operations (no horizontal reduction, no scalar exp per row);</li>
- *   <li>both products are register-blocked like the GEMM micro-kernel, MR rows by 2 vectors (16 accumulators): S^T
- *       broadcasts MR keys of K^T against Q^T, and O^T[d x W] += V^T P^T broadcasts MR head-dim entries of a V row
- *       against P^T's rows, which are S^T's rows after exp.</li>
+ *   <li>the products are register-blocked like the GEMM micro-kernel, MR rows by 2 vectors (16 accumulators): S^T
+ *       broadcasts MR keys of K^T against Q^T; O^T[d x W] += V^T P^T broadcasts MR head-dim entries of a V row against
+ *       P^T's rows, which are S^T's rows after exp; and in the backward pass dV += P dO and dK += dS Q reduce over the
+ *       lanes, broadcasting P^T's or dS^T's entries against the block's rows of dO or Q.</li>
  * </ul>
- * Q and K are transposed once per head through heap arrays, V is used row by row (zero-padded), and O^T is
- * transposed back once per query block. Memory per head is O(N d). The row-oriented {@link FusedAttention} remains the
- * path for masks and attention dropout, and its backward recomputes the probabilities from the log-sum-exp written
- * here.
+ * Q and K (and dO and V for the backward pass) are transposed once per head, O^T and dQ^T back once per query block,
+ * through heap arrays and gathers. Memory per head is O(N d). The backward pass recomputes P from the forward's
+ * log-sum-exp (FlashAttention-2). The row-oriented {@link FusedAttention} remains the path for masks and attention
+ * dropout.
  */
 final class QueryLaneAttention {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -53,6 +54,8 @@ final class QueryLaneAttention {
         }
 
         int[] stride = new int[L];
+        /** L floats to spill an accumulator into for SimdMath.sum. */
+        final float[] lanes = new float[L];
 
         float[] rows(int n) { return rows.length >= n ? rows : (rows = new float[n]); }
 
@@ -112,6 +115,209 @@ final class QueryLaneAttention {
                 finish(w, lay, Math.min(W, n - i0), o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
             }
         }, q, k, v, o, lse);
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * Scratch of one head for the backward pass, in floats: Q^T, dO^T, K^T, V^T; K rows; the dK and dV sums (rows
+     * dw apart); one query block's Q and dO rows and its dQ^T sum; the raw score, P^T and dP^T/dS^T tiles; a buffer for
+     * one tile's share of a sum; and per-query lanes of the log-sum-exp and D = rowsum(dO * O).
+     */
+    private record BackLayout(int n, int d, int npk, int npq, int dw, int d8, long qT, long doT, long kT, long vT, long kRows,
+                              long dK, long dV, long qRows, long doRows, long dQT, long sr, long sp, long sd, long tmp,
+                              long lse, long dot, long total) {
+        static BackLayout of(int n, int d) {
+            int npk = roundUp(n, MR), npq = roundUp(n, W), dw = roundUp(d, W), d8 = roundUp(d, MR);
+            long qT = 0, doT = qT + (long) d * npq, kT = doT + (long) d * npq, vT = kT + (long) d * npk;
+            long kRows = vT + (long) d * npk, dK = kRows + (long) npk * dw, dV = dK + (long) npk * dw;
+            long qRows = dV + (long) npk * dw, doRows = qRows + (long) W * dw, dQT = doRows + (long) W * dw;
+            long sr = dQT + (long) dw * W, sp = sr + (long) BC * W, sd = sp + (long) BC * W, tmp = sd + (long) BC * W;
+            long lse = tmp + (long) dw * W, dot = lse + npq;
+            return new BackLayout(n, d, npk, npq, dw, d8, qT, doT, kT, vT, kRows, dK, dV, qRows, doRows, dQT, sr, sp, sd, tmp,
+                    lse, dot, dot + npq);
+        }
+    }
+
+    /**
+     * dQ, dK, dV (added to) and the scales' gradient from the saved log-sum-exp, queries in the lanes as in the forward
+     * pass: S^T = K Q^T and dP^T = V dO^T by the score kernel, P^T = e^(scale S^T - lse) and dS^T = P^T (dP^T - D)
+     * lane-wise, dQ^T += K^T dS^T by the forward's P V kernel, and dV += P dO, dK += dS Q by a kernel that reduces
+     * over the lanes.
+     */
+    void backward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                  float[] scale, MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
+                  MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff, double[] dScale) {
+        BackLayout lay = BackLayout.of(s.tokens(), s.headDim());
+        double[] perHead = new double[s.batch() * s.heads()];
+        Parallel.forEach(s.batch() * s.heads(), bh -> {
+            int b = bh / s.heads(), h = bh % s.heads();
+            Scratch room = scratch.get();
+            MemorySegment w = room.get(lay.total());
+            long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
+            int n = lay.n(), d = lay.d(), npk = lay.npk(), npq = lay.npq(), dw = lay.dw();
+            float sc = scale[h];
+            transpose(q, qOff + base, s.sN(), n, d, 1f, w, lay.qT(), npq, room);
+            transpose(dO, dOOff + obase, s.oN(), n, d, 1f, w, lay.doT(), npq, room);
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
+            transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.vT(), npk, room);
+            packRows(k, kOff + base, s.sN(), n, d, w, lay.kRows(), npk, dw);
+            fill(w, lay.dK(), 2L * npk * dw, 0f);
+            // Padded query lanes get lse = +inf: their P is 0.
+            MemorySegment.copy(lse, (lseOff + (long) bh * n) * 4, w, lay.lse() * 4, (long) n * 4);
+            fill(w, lay.lse() + n, npq - n, Float.POSITIVE_INFINITY);
+            float[] lanes = room.lanes;
+            for (int i = 0; i < npq; i++) {
+                w.setAtIndex(F, lay.dot() + i, i < n ? rowDot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d, lanes) : 0f);
+            }
+            double ds = 0;
+            for (int i0 = 0; i0 < n; i0 += W) {
+                int rows = Math.min(W, n - i0);
+                packRows(q, qOff + base + i0 * s.sN(), s.sN(), rows, d, w, lay.qRows(), W, dw);
+                packRows(dO, dOOff + obase + i0 * s.oN(), s.oN(), rows, d, w, lay.doRows(), W, dw);
+                fill(w, lay.dQT(), (long) dw * W, 0f);
+                for (int j0 = 0; j0 < npk; j0 += BC) {
+                    int bc = Math.min(BC, npk - j0);
+                    for (int p = 0; p < bc; p += MR) {
+                        scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, lay.sr() + (long) p * W);
+                        scoresPanel(w, lay.vT() + j0 + p, npk, lay.doT() + i0, npq, d, lay.sd() + (long) p * W);
+                    }
+                    ds += probsAndDs(w, lay.sr(), lay.sp(), lay.sd(), bc, Math.min(bc, n - j0), sc, lay.lse() + i0, lay.dot() + i0, lanes);
+                    // dQ^T += K^T dS^T
+                    for (int c = 0; c < lay.d8(); c += MR) accumulatePanel(w, lay.kRows() + (long) j0 * dw + c, dw, lay.sd(), bc, lay.tmp() + (long) c * W);
+                    add(w, lay.dQT(), lay.tmp(), (long) lay.d8() * W);
+                    // dV += P dO, dK += dS Q (times the scale at the end)
+                    for (int p = 0; p < bc; p += MR) {
+                        for (int c = 0; c < dw; c += W) {
+                            long row = (long) (j0 + p) * dw + c;
+                            reduceLanes(w, lay.sp() + (long) p * W, lay.doRows() + c, dw, lay.tmp());
+                            addBlock(w, lay.tmp(), lay.dV() + row, dw);
+                            reduceLanes(w, lay.sd() + (long) p * W, lay.qRows() + c, dw, lay.tmp());
+                            addBlock(w, lay.tmp(), lay.dK() + row, dw);
+                        }
+                    }
+                }
+                addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room);
+            }
+            for (int j = 0; j < n; j++) {
+                long krow = base + j * s.sN();
+                addRow(w, lay.dK() + (long) j * dw, sc, dk, dkOff + krow, d);
+                addRow(w, lay.dV() + (long) j * dw, 1f, dv, dvOff + krow, d);
+            }
+            perHead[bh] = ds;
+        }, q, k, v, o, dO, lse, dq, dk, dv);
+        if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
+    }
+
+    /** The dot product of two rows of d floats (in fixed lane order, then the tail). */
+    private static float rowDot(MemorySegment a, long ao, MemorySegment b, long bo, int d, float[] lanes) {
+        FloatVector acc = FloatVector.zero(S);
+        int t = 0;
+        for (; t <= d - L; t += L) acc = FloatVector.fromMemorySegment(S, a, (ao + t) * 4, NO).fma(FloatVector.fromMemorySegment(S, b, (bo + t) * 4, NO), acc);
+        acc.intoArray(lanes, 0);
+        float sum = SimdMath.sum(lanes);
+        for (; t < d; t++) sum += a.getAtIndex(F, ao + t) * b.getAtIndex(F, bo + t);
+        return sum;
+    }
+
+    /**
+     * From one tile of raw scores (sr) and dP^T (sd), lane by lane: sp = P^T = e^(sc sr - lse), sd = dS^T = P^T (dP^T -
+     * D). Rows past the last key (from {@code valid} on) get P = 0. Returns sum(dS * raw), this tile's share of d loss
+     * / d scale.
+     */
+    private static double probsAndDs(MemorySegment w, long sr, long sp, long sd, int bc, int valid, float sc, long lse, long dot, float[] lanes) {
+        long rb = W * 4L;
+        for (int h = 0; h < W; h += L) {
+            FloatVector l = FloatVector.fromMemorySegment(S, w, (lse + h) * 4, NO);
+            long end = (sr + h) * 4 + valid * rb;
+            for (long p = (sr + h) * 4, e = (sp + h) * 4; p < end; p += rb, e += rb) {
+                FloatVector.fromMemorySegment(S, w, p, NO).mul(sc).sub(l).intoMemorySegment(w, e, NO);
+            }
+        }
+        if (valid < bc) fill(w, sp + (long) valid * W, (long) (bc - valid) * W, Float.NEGATIVE_INFINITY);
+        SimdMath.expShift(w, sp, w, sp, (long) bc * W, 0f, null);
+        FloatVector acc = FloatVector.zero(S);
+        for (int h = 0; h < W; h += L) {
+            FloatVector dv = FloatVector.fromMemorySegment(S, w, (dot + h) * 4, NO);
+            for (long r = 0, o = h * 4L; r < bc; r++, o += rb) {
+                FloatVector pr = FloatVector.fromMemorySegment(S, w, sp * 4 + o, NO);
+                FloatVector dS = pr.mul(FloatVector.fromMemorySegment(S, w, sd * 4 + o, NO).sub(dv));
+                dS.intoMemorySegment(w, sd * 4 + o, NO);
+                acc = dS.fma(FloatVector.fromMemorySegment(S, w, sr * 4 + o, NO), acc);
+            }
+        }
+        acc.intoArray(lanes, 0);
+        return SimdMath.sum(lanes);
+    }
+
+    /**
+     * out[MR x 2 vectors] = A[MR rows x W lanes] X[W rows x 2 vectors]: the sum over a block's queries of a tile's
+     * rows (P^T or dS^T from pa, rows W apart) times the queries' rows (dO or Q from xp, rows ldx apart).
+     */
+    private static void reduceLanes(MemorySegment w, long pa, long xp, int ldx, long out) {
+        FloatVector o00 = FloatVector.zero(S), o01 = FloatVector.zero(S), o10 = FloatVector.zero(S), o11 = FloatVector.zero(S);
+        FloatVector o20 = FloatVector.zero(S), o21 = FloatVector.zero(S), o30 = FloatVector.zero(S), o31 = FloatVector.zero(S);
+        FloatVector o40 = FloatVector.zero(S), o41 = FloatVector.zero(S), o50 = FloatVector.zero(S), o51 = FloatVector.zero(S);
+        FloatVector o60 = FloatVector.zero(S), o61 = FloatVector.zero(S), o70 = FloatVector.zero(S), o71 = FloatVector.zero(S);
+        long x = xp * 4, vb = L * 4L;
+        for (int j = 0; j < W; j++, pa++, x += ldx * 4L) {
+            FloatVector b0 = FloatVector.fromMemorySegment(S, w, x, NO), b1 = FloatVector.fromMemorySegment(S, w, x + vb, NO);
+            FloatVector a;
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa)); o00 = a.fma(b0, o00); o01 = a.fma(b1, o01);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + W)); o10 = a.fma(b0, o10); o11 = a.fma(b1, o11);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 2 * W)); o20 = a.fma(b0, o20); o21 = a.fma(b1, o21);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 3 * W)); o30 = a.fma(b0, o30); o31 = a.fma(b1, o31);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 4 * W)); o40 = a.fma(b0, o40); o41 = a.fma(b1, o41);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 5 * W)); o50 = a.fma(b0, o50); o51 = a.fma(b1, o51);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 6 * W)); o60 = a.fma(b0, o60); o61 = a.fma(b1, o61);
+            a = FloatVector.broadcast(S, w.getAtIndex(F, pa + 7 * W)); o70 = a.fma(b0, o70); o71 = a.fma(b1, o71);
+        }
+        long o = out * 4, rb = W * 4L;
+        o00.intoMemorySegment(w, o, NO); o01.intoMemorySegment(w, o + vb, NO);
+        o10.intoMemorySegment(w, o + rb, NO); o11.intoMemorySegment(w, o + rb + vb, NO);
+        o20.intoMemorySegment(w, o + 2 * rb, NO); o21.intoMemorySegment(w, o + 2 * rb + vb, NO);
+        o30.intoMemorySegment(w, o + 3 * rb, NO); o31.intoMemorySegment(w, o + 3 * rb + vb, NO);
+        o40.intoMemorySegment(w, o + 4 * rb, NO); o41.intoMemorySegment(w, o + 4 * rb + vb, NO);
+        o50.intoMemorySegment(w, o + 5 * rb, NO); o51.intoMemorySegment(w, o + 5 * rb + vb, NO);
+        o60.intoMemorySegment(w, o + 6 * rb, NO); o61.intoMemorySegment(w, o + 6 * rb + vb, NO);
+        o70.intoMemorySegment(w, o + 7 * rb, NO); o71.intoMemorySegment(w, o + 7 * rb + vb, NO);
+    }
+
+    /** x += y over n floats (a multiple of L). */
+    private static void add(MemorySegment w, long x, long y, long n) {
+        for (long i = 0, o = x * 4, p = y * 4; i < n; i += L, o += L * 4L, p += L * 4L) {
+            FloatVector.fromMemorySegment(S, w, p, NO).add(FloatVector.fromMemorySegment(S, w, o, NO)).intoMemorySegment(w, o, NO);
+        }
+    }
+
+    /** dst[MR rows, ld apart][W] += src[MR x W]. */
+    private static void addBlock(MemorySegment w, long src, long dst, int ld) {
+        for (int r = 0; r < MR; r++) {
+            long s = (src + (long) r * W) * 4, t = (dst + (long) r * ld) * 4;
+            FloatVector.fromMemorySegment(S, w, s, NO).add(FloatVector.fromMemorySegment(S, w, t, NO)).intoMemorySegment(w, t, NO);
+            FloatVector.fromMemorySegment(S, w, s + L * 4L, NO).add(FloatVector.fromMemorySegment(S, w, t + L * 4L, NO)).intoMemorySegment(w, t + L * 4L, NO);
+        }
+    }
+
+    /** dst[0..d) += f * src[0..d). */
+    private static void addRow(MemorySegment w, long src, float f, MemorySegment dst, long dstOff, int d) {
+        int t = 0;
+        for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)).intoMemorySegment(dst, (dstOff + t) * 4, NO);
+        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));
+    }
+
+    /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], gathered from a heap copy. */
+    private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room) {
+        float[] xt = room.cols(d * W);
+        MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
+        for (int i = 0; i < rows; i++) {
+            long row = dstOff + i * sN;
+            int t = 0;
+            for (; t <= d - L; t += L) {
+                FloatVector.fromArray(S, xt, t * W + i, BLOCK_STRIDE, 0).mul(f).add(FloatVector.fromMemorySegment(S, dst, (row + t) * 4, NO)).intoMemorySegment(dst, (row + t) * 4, NO);
+            }
+            for (; t < d; t++) dst.setAtIndex(F, row + t, dst.getAtIndex(F, row + t) + f * xt[t * W + i]);
+        }
     }
 
     /**
