@@ -23,9 +23,10 @@ class GemmTest {
         return Arbitraries.of(1, 3, LANES - 1, LANES, LANES + 1, 2 * LANES - 1, 2 * LANES, 2 * LANES + 1, 100, 385);
     }
 
+    /** Around kc = 320 (forced in the 256-bit run) and past two blocks of the derived kc (at most 1024). */
     @Provide
     Arbitrary<Integer> kSizes() {
-        return Arbitraries.of(1, 2, 17, 64, 255, 319, 320, 321, 700);
+        return Arbitraries.of(1, 2, 17, 64, 255, 319, 320, 321, 700, 1100, 2100);
     }
 
     @Property(tries = 80)

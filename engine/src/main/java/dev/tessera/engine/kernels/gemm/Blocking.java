@@ -3,23 +3,38 @@ package dev.tessera.engine.kernels.gemm;
 import dev.tessera.engine.kernels.CpuInfo;
 
 /**
- * Cache blocking for one micro-kernel shape on one CPU (BLIS's KC, NC): the A micro-panel (mr x kc) stays in L1 while
- * the B panel (kc x nc) it sweeps stays in L2. Derived from the detected caches, overridable for experiments with
- * {@code -Dtessera.gemm.kc} and {@code -Dtessera.gemm.nc}. {@code sharedPackBytes} bounds the A that workers pack together.
+ * Cache blocking for one micro-kernel shape on one CPU (BLIS's KC, NC). The micro-kernel streams both its panels: per
+ * k step two vectors of B and MR floats of A for 2 MR FMAs, about 11 bytes per cycle at 512 bits, which L2 delivers.
+ * So KC is bounded by L2, not L1: an A and a B micro-panel in half of it, at most 1024. Fewer K blocks mean fewer
+ * passes of C through the tile buffer, and a ViT's 768-deep products become one block. The B panel (kc x nc) takes the
+ * other half of L2. Derived from the detected caches, overridable for experiments with {@code -Dtessera.gemm.kc} and
+ * {@code -Dtessera.gemm.nc}. {@code sharedPackBytes} bounds the A that workers pack together.
  */
-public record Blocking(int mr, int nr, int kc, int nc, long sharedPackBytes) {
+public record Blocking(int mr, int nr, int kc, int nc, long sharedPackBytes, long l2Bytes, boolean ncFixed) {
+
+    /**
+     * NC for a product whose K blocks are kcEff deep (K itself when K is below kc): the B panel still takes half of
+     * L2. A 192-deep training GEMM then sweeps 640 columns per panel instead of 64, and its 6400 rows of A stream from
+     * memory once per panel (a D=192 training step ran 592-620 ms with the fixed nc, 633-719 with nc = 64).
+     */
+    public int nc(int kcEff) {
+        if (ncFixed || kcEff >= kc) return nc;
+        int n = (int) Math.min(4096, Math.max(nr, l2Bytes / 2 / (Math.max(1, kcEff) * 4L)));
+        return Math.max(nr, n / nr * nr);
+    }
 
     public static Blocking of(int mr, int nr, CpuInfo cpu) {
-        // Half of L1 for the A micro-panel leaves room for the B rows streaming through.
-        int kc = (int) Math.min(512, Math.max(64, cpu.l1dBytes() / 2 / (mr * 4L)));
+        // Was L1-bound (half of L1 for the A micro-panel: kc 320 here). Side by side in one JVM, one thread, kc 768
+        // against 320: 197x2304x768 179 vs 168 GFLOPS, 1576x2304x768 186 vs 174, 1024^3 187 vs 172 (medians).
+        int kc = (int) Math.min(1024, Math.max(64, cpu.l2Bytes() / 2 / ((mr + nr) * 4L)));
         kc = Math.max(64, kc / 32 * 32);
-        // Half of L2 for the B panel; the rest holds A micro-panels and C tiles.
         int nc = (int) Math.min(4096, Math.max(nr, cpu.l2Bytes() / 2 / (kc * 4L)));
         nc = Math.max(nr, nc / nr * nr);
+        boolean ncFixed = Integer.getInteger("tessera.gemm.nc") != null;
         kc = Integer.getInteger("tessera.gemm.kc", kc);
         nc = Math.max(nr, Integer.getInteger("tessera.gemm.nc", nc) / nr * nr);
         // Packing A once for all workers pays while the packed copy still fits in L2; beyond that each worker
         // re-reads it from L3 (and from the other core's cache), which costs more than packing it twice.
-        return new Blocking(mr, nr, kc, nc, cpu.l2Bytes());
+        return new Blocking(mr, nr, kc, nc, cpu.l2Bytes(), cpu.l2Bytes(), ncFixed);
     }
 }

@@ -182,7 +182,7 @@ public final class GemmDriver {
                        float beta, MemorySegment c, long cOff, long ldc, Epilogue ep, float[] packedA, int mTiles,
                        dev.tessera.engine.kernels.PackedMatrix packedB) {
         Buffers buf = buffers.get();
-        int kcMax = blk.kc(), ncMax = blk.nc();
+        int kcMax = blk.kc(), ncMax = blk.nc(Math.min(kcMax, k));
         int mRows = m1 - m0;
         int mPanels = (mRows + mr - 1) / mr;
         int kcA = Math.min(kcMax, k), rsMax = rowStride(kcA);
