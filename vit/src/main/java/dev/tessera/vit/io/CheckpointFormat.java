@@ -24,13 +24,17 @@ public enum CheckpointFormat {
         };
     }
 
-    /** The format whose tell-tale keys the file has, or an exception listing what was looked for. */
-    public static CheckpointFormat detect(String file, Set<String> keys, java.util.Map<String, String> metadata) {
+    /**
+     * The format whose tell-tale keys the file has, or an IOException listing what was looked for: like every other
+     * problem with a file's contents (a corrupted key name made this an IllegalArgumentException, which the
+     * mutated-checkpoint property caught).
+     */
+    public static CheckpointFormat detect(String file, Set<String> keys, java.util.Map<String, String> metadata) throws java.io.IOException {
         if ("tessera-vit".equals(metadata.get("format"))) return TESSERA;
         if (keys.contains("conv_proj.weight") || keys.contains("encoder.pos_embedding")) return TORCHVISION;
         if (keys.contains("patch_embed.proj.weight") && keys.contains("pos_embed")) return TIMM;
         for (String k : keys) if (k.endsWith("embeddings.patch_embeddings.projection.weight")) return HF;
-        throw new IllegalArgumentException(file + ": not a ViT checkpoint this reader knows: none of conv_proj.weight (torchvision), "
+        throw new java.io.IOException(file + ": not a ViT checkpoint this reader knows: none of conv_proj.weight (torchvision), "
                 + "patch_embed.proj.weight (timm) or embeddings.patch_embeddings.projection.weight (Hugging Face) among its "
                 + keys.size() + " tensors");
     }
