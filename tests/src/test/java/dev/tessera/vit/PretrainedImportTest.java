@@ -185,6 +185,19 @@ class PretrainedImportTest {
         assertArrayEquals(new float[] {-0.10546875f, 0.2265625f, 0.7734375f, 1.10546875f}, row, 1e-6f);
     }
 
+    /** Releasing each block's mapped pages after use (predict's default for few images) changes no logit, pass after pass. */
+    @Test
+    void releasingMappedWeightsAfterUseKeepsTheLogits() throws Exception {
+        float[] x = io("input");
+        float[] one = java.util.Arrays.copyOf(x, x.length / 2);
+        try (VisionTransformer kept = VisionTransformer.load(fixture("tiny_timm.safetensors"), HEADS3);
+             VisionTransformer released = VisionTransformer.load(fixture("tiny_timm.safetensors"), HEADS3)) {
+            released.releaseWeightsAfterUse(true);
+            float[] ref = kept.logits(one, 1);
+            for (int pass = 0; pass < 3; pass++) assertArrayEquals(ref, released.logits(one, 1), "pass " + pass);
+        }
+    }
+
     @Test
     void manyThreadsClassifyingAtOnceAgreeWithOne() throws Exception {
         float[] x = io("input");

@@ -57,6 +57,12 @@ final class PredictCommand {
         }
         try (VisionTransformer model = vit) {
             ViTConfig c = model.config();
+            // Few images read the weights a few times: hand each block's pages back after use, so the resident set is
+            // about one block of weights, not the whole checkpoint (ViT-B/16: the checkpoint is 346 MB).
+            String release = System.getProperty("tessera.predict.releaseWeights");
+            if (wt != null && (release != null ? Boolean.parseBoolean(release) : a.positional.size() < PREPACK_FROM_IMAGES)) {
+                model.releaseWeightsAfterUse(true);
+            }
             if (a.str("preprocess", null) != null) {
                 try {
                     model.setPreprocess(Preprocess.preset(a.str("preprocess", null), c.imageHeight()));

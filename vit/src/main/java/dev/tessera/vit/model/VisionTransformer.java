@@ -28,6 +28,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final LayerNorm fcNorm;
     private final Linear preLogits;
     private final Linear head;
+    private volatile boolean releaseAfterUse;
     /** DRLoc's localisation MLP when the config asks for it, else null. */
     private final RelativeLocalization drloc;
 
@@ -124,6 +125,7 @@ public final class VisionTransformer implements AutoCloseable {
                 keep[i & 1].copyFrom(y);
                 ws.release(m);
                 x = keep[i & 1];
+                if (releaseAfterUse) blocks[i].unloadMappedWeights();
             }
         }
         Tensor pooled;
@@ -266,6 +268,14 @@ public final class VisionTransformer implements AutoCloseable {
         }
         return bytes;
     }
+
+    /**
+     * With {@code on}, every inference forward hands each encoder block's mapped weight pages back to the OS once the
+     * block is done (they fault back in from the page cache when read again). For a process that reads a checkpoint
+     * once, such as a one-image {@code predict}: its resident set holds about one block of weights at a time instead
+     * of the whole checkpoint. Each further forward pays the page faults again.
+     */
+    public void releaseWeightsAfterUse(boolean on) { releaseAfterUse = on; }
 
     public dev.tessera.vit.image.Preprocess preprocess() { return preprocess; }
 
