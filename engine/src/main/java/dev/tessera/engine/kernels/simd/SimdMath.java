@@ -48,6 +48,7 @@ final class SimdMath {
     private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to the nearest integer
     private static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073E-3f), C4 = FloatVector.broadcast(S, 4.1665795894E-2f),
             C5 = FloatVector.broadcast(S, 1.6666665459E-1f), C6 = FloatVector.broadcast(S, 5.0000001201E-1f);
+    private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
     private static final IntVector EXP_BIAS = IntVector.broadcast(SI, 0x4B400000 - 127);
 
     /** Floats per activation block: x, the scratch and the output stay in L1. */
@@ -86,7 +87,8 @@ final class SimdMath {
             FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, under);
             FloatVector t = xc.fma(LOG2E, ROUND);
             FloatVector k = t.sub(ROUND);
-            FloatVector r = xc.sub(k.mul(LN2_HI)).sub(k.mul(LN2_LO));
+            // r = x - k ln2 in two FMAs (one rounding each) instead of two multiplies and two subtractions.
+            FloatVector r = k.fma(NEG_LN2_LO, k.fma(NEG_LN2_HI, xc));
             FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f).fma(r, C3).fma(r, C4).fma(r, C5).fma(r, C6);
             p = p.fma(r.mul(r), r).add(1f);
             // 2^k from t's low bits (ROUND put k there), moved between lane types through the output slot: the
