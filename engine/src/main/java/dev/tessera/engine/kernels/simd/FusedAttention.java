@@ -77,8 +77,8 @@ final class FusedAttention {
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                  MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
-        if (mask == null && !dropout.active() && !ROW_FORWARD) {
-            queryLanes.forward(s, q, qOff, k, kOff, v, vOff, scale, o, oOff, lse, lseOff);
+        if (!dropout.active() && !ROW_FORWARD) {
+            queryLanes.forward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, lse, lseOff);
             return;
         }
         Layout lay = Layout.of(s.tokens(), s.headDim());
@@ -279,8 +279,8 @@ final class FusedAttention {
                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale) {
-        if (mask == null && !dropout.active() && !ROW_FORWARD) {
-            queryLanes.backward(s, q, qOff, k, kOff, v, vOff, scale, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+        if (!dropout.active() && !ROW_FORWARD) {
+            queryLanes.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
             return;
         }
         Layout lay = Layout.of(s.tokens(), s.headDim());

@@ -26,8 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  * </ul>
  * Q and K (and dO and V for the backward pass) are transposed once per head, O^T and dQ^T back once per query block,
  * through heap arrays and gathers. Memory per head is O(N d). The backward pass recomputes P from the forward's
- * log-sum-exp (FlashAttention-2). The row-oriented {@link FusedAttention} remains the path for masks and attention
- * dropout.
+ * log-sum-exp (FlashAttention-2). An additive mask is transposed once per call and added to the score tiles. The
+ * row-oriented {@link FusedAttention} remains the path for attention dropout.
  */
 final class QueryLaneAttention {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -47,6 +47,9 @@ final class QueryLaneAttention {
     private static final class Scratch {
         MemorySegment seg = MemorySegment.NULL;
         float[] rows = new float[0], cols = new float[0];
+
+        /** The caller's transposed mask, read by every worker of one call. */
+        MemorySegment maskT = MemorySegment.NULL;
 
         MemorySegment get(long floats) {
             if (seg.byteSize() < floats * 4) seg = OffHeap.allocateFloats(ARENA, floats);
@@ -84,8 +87,9 @@ final class QueryLaneAttention {
     }
 
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                 float[] scale, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+                 float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
         Layout lay = Layout.of(s.tokens(), s.headDim());
+        MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();
             Scratch room = scratch.get();
@@ -104,6 +108,7 @@ final class QueryLaneAttention {
                     for (int p = 0; p < bc; p += MR) {
                         long panel = lay.st() + (long) p * W;
                         scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, panel);
+                        if (mt != null) addMaskRows(w, panel, mt, (long) (j0 + p) * npq + i0, npq, Math.min(MR, n - j0 - p));
                         // Keys past the end: -inf, so that they weigh 0.
                         for (int r = n - j0 - p; r < MR; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
                     }
@@ -114,7 +119,29 @@ final class QueryLaneAttention {
                 long orow = oOff + b * s.oB() + h * s.oH() + i0 * s.oN();
                 finish(w, lay, Math.min(W, n - i0), o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
             }
-        }, q, k, v, o, lse);
+        }, q, k, v, mask, o, lse);
+    }
+
+    /**
+     * The additive mask (n x n, query by key) transposed to key by query, lanes padded to npq with zeros, in the
+     * calling thread's scratch (workers only read it); null without a mask.
+     */
+    private MemorySegment transposedMask(MemorySegment mask, long maskOff, int n, int npq) {
+        if (mask == null) return null;
+        Scratch room = scratch.get();
+        if (room.maskT.byteSize() < (long) n * npq * 4) room.maskT = OffHeap.allocateFloats(ARENA, (long) n * npq);
+        transpose(mask, maskOff, n, n, n, 1f, room.maskT, 0, npq, room);
+        return room.maskT;
+    }
+
+    /** st rows r < rows (W lanes each) += mask rows from mt at mrow, npq apart. */
+    private static void addMaskRows(MemorySegment w, long st, MemorySegment mt, long mrow, int npq, int rows) {
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < W; h += L) {
+                long o = (st + (long) r * W + h) * 4;
+                FloatVector.fromMemorySegment(S, mt, (mrow + (long) r * npq + h) * 4, NO).add(FloatVector.fromMemorySegment(S, w, o, NO)).intoMemorySegment(w, o, NO);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- backward
@@ -146,9 +173,11 @@ final class QueryLaneAttention {
      * over the lanes.
      */
     void backward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                  float[] scale, MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
-                  MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff, double[] dScale) {
+                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
+                  MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
+                  MemorySegment dv, long dvOff, double[] dScale) {
         BackLayout lay = BackLayout.of(s.tokens(), s.headDim());
+        MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         double[] perHead = new double[s.batch() * s.heads()];
         Parallel.forEach(s.batch() * s.heads(), bh -> {
             int b = bh / s.heads(), h = bh % s.heads();
@@ -163,9 +192,10 @@ final class QueryLaneAttention {
             transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.vT(), npk, room);
             packRows(k, kOff + base, s.sN(), n, d, w, lay.kRows(), npk, dw);
             fill(w, lay.dK(), 2L * npk * dw, 0f);
-            // Padded query lanes get lse = +inf: their P is 0.
+            // Padded query lanes, and fully masked queries (lse -inf), get lse = +inf: their P is 0.
             MemorySegment.copy(lse, (lseOff + (long) bh * n) * 4, w, lay.lse() * 4, (long) n * 4);
             fill(w, lay.lse() + n, npq - n, Float.POSITIVE_INFINITY);
+            for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
             float[] lanes = room.lanes;
             for (int i = 0; i < npq; i++) {
                 w.setAtIndex(F, lay.dot() + i, i < n ? rowDot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d, lanes) : 0f);
@@ -182,7 +212,7 @@ final class QueryLaneAttention {
                         scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, lay.sr() + (long) p * W);
                         scoresPanel(w, lay.vT() + j0 + p, npk, lay.doT() + i0, npq, d, lay.sd() + (long) p * W);
                     }
-                    ds += probsAndDs(w, lay.sr(), lay.sp(), lay.sd(), bc, Math.min(bc, n - j0), sc, lay.lse() + i0, lay.dot() + i0, lanes);
+                    ds += probsAndDs(w, lay.sr(), lay.sp(), lay.sd(), bc, Math.min(bc, n - j0), sc, lay.lse() + i0, lay.dot() + i0, mt, (long) j0 * npq + i0, npq, lanes);
                     // dQ^T += K^T dS^T
                     for (int c = 0; c < lay.d8(); c += MR) accumulatePanel(w, lay.kRows() + (long) j0 * dw + c, dw, lay.sd(), bc, lay.tmp() + (long) c * W);
                     add(w, lay.dQT(), lay.tmp(), (long) lay.d8() * W);
@@ -205,7 +235,7 @@ final class QueryLaneAttention {
                 addRow(w, lay.dV() + (long) j * dw, 1f, dv, dvOff + krow, d);
             }
             perHead[bh] = ds;
-        }, q, k, v, o, dO, lse, dq, dk, dv);
+        }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
     }
 
@@ -225,7 +255,8 @@ final class QueryLaneAttention {
      * D). Rows past the last key (from {@code valid} on) get P = 0. Returns sum(dS * raw), this tile's share of d loss
      * / d scale.
      */
-    private static double probsAndDs(MemorySegment w, long sr, long sp, long sd, int bc, int valid, float sc, long lse, long dot, float[] lanes) {
+    private static double probsAndDs(MemorySegment w, long sr, long sp, long sd, int bc, int valid, float sc, long lse, long dot,
+                                     MemorySegment mt, long mrow, int npq, float[] lanes) {
         long rb = W * 4L;
         for (int h = 0; h < W; h += L) {
             FloatVector l = FloatVector.fromMemorySegment(S, w, (lse + h) * 4, NO);
@@ -234,6 +265,7 @@ final class QueryLaneAttention {
                 FloatVector.fromMemorySegment(S, w, p, NO).mul(sc).sub(l).intoMemorySegment(w, e, NO);
             }
         }
+        if (mt != null) addMaskRows(w, sp, mt, mrow, npq, valid);
         if (valid < bc) fill(w, sp + (long) valid * W, (long) (bc - valid) * W, Float.NEGATIVE_INFINITY);
         SimdMath.expShift(w, sp, w, sp, (long) bc * W, 0f, null);
         FloatVector acc = FloatVector.zero(S);
