@@ -1,0 +1,151 @@
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Two or more builds or settings of Tessera in one JVM, each in its own class loader, timed in alternating rounds: on a
+ * shared VM whose speed swings by 30% within minutes, separate JVMs run minutes apart cannot tell 5% apart.
+ *
+ * <pre>
+ * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
+ *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | infer:FILE (batch 1)
+ *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
+ * </pre>
+ * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
+ * and the median time per operation of each setting. Eight rounds or more: the first ones after warm-up still compile.
+ * Each call goes through reflection (a few hundred bytes of heap per operation), which is noise for millisecond work.
+ */
+public class SideBySide {
+    public static void main(String[] a) throws Exception {
+        if (a.length < 5) throw new IllegalArgumentException("usage: WORKLOAD THREADS ROUNDS SECONDS SETTING...");
+        String workload = a[0];
+        int threads = Integer.parseInt(a[1]), rounds = Integer.parseInt(a[2]);
+        double seconds = Double.parseDouble(a[3]);
+        List<String> names = new ArrayList<>();
+        List<Runnable> ops = new ArrayList<>();
+        for (int i = 4; i < a.length; i++) {
+            String[] parts = a[i].split(";");
+            List<URL> urls = new ArrayList<>();
+            for (String c : parts[0].split(",")) urls.add(Path.of(c).toUri().toURL());
+            List<String> props = Arrays.asList(parts).subList(1, parts.length);
+            for (String p : props) System.setProperty(p.substring(0, p.indexOf('=')), p.substring(p.indexOf('=') + 1));
+            ClassLoader l = new URLClassLoader(urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader());
+            ops.add(workload(l, workload, threads));
+            for (String p : props) System.clearProperty(p.substring(0, p.indexOf('=')));
+            names.add(a[i]);
+        }
+        double[][] ms = new double[ops.size()][rounds];
+        for (int r = -3; r < rounds; r++) {                 // three rounds warm every setting up first
+            for (int s = 0; s < ops.size(); s++) {
+                long t0 = System.nanoTime();
+                int n = 0;
+                while (System.nanoTime() - t0 < seconds * 1e9 || n == 0) { ops.get(s).run(); n++; }
+                if (r >= 0) ms[s][r] = (System.nanoTime() - t0) / 1e6 / n;
+            }
+        }
+        for (int s = 0; s < ops.size(); s++) {
+            double[] v = ms[s].clone();
+            Arrays.sort(v);
+            System.out.printf("%s %dT  best %.3f ms  median %.3f ms  %s%n", workload, threads, v[0], v[v.length / 2], names.get(s));
+        }
+    }
+
+    /** One operation of the workload, built from the loader's own classes (reflection: no class is shared). */
+    private static Runnable workload(ClassLoader l, String w, int threads) throws Exception {
+        l.loadClass("dev.tessera.engine.kernels.Parallel").getMethod("setThreads", int.class).invoke(null, threads);
+        Object k = l.loadClass("dev.tessera.engine.kernels.KernelProvider").getMethod("get").invoke(null);
+        Class<?> kernels = l.loadClass("dev.tessera.engine.kernels.Kernels");
+        Arena arena = Arena.ofShared();
+        java.util.Random rnd = new java.util.Random(1);
+        if (w.startsWith("gemm:")) {
+            String[] s = w.substring(5).split("x");
+            int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);
+            MemorySegment x = random(arena, (long) m * kk, rnd), y = random(arena, (long) kk * n, rnd), c = arena.allocate(4L * m * n, 64);
+            Class<?> ep = l.loadClass("dev.tessera.engine.kernels.Epilogue");
+            Object none = ep.getField("NONE").get(null);
+            Method gemm = kernels.getMethod("gemm", boolean.class, boolean.class, int.class, int.class, int.class, float.class,
+                    MemorySegment.class, long.class, long.class, MemorySegment.class, long.class, long.class, float.class,
+                    MemorySegment.class, long.class, long.class, ep);
+            return () -> invoke(gemm, k, false, false, m, n, kk, 1f, x, 0L, (long) kk, y, 0L, (long) n, 0f, c, 0L, (long) n, none);
+        }
+        if (w.startsWith("attention:")) {
+            int n = Integer.parseInt(w.substring(10)), h = 12, d = 64;
+            Class<?> shape = l.loadClass("dev.tessera.engine.kernels.AttentionShape"), drop = l.loadClass("dev.tessera.engine.kernels.AttentionDropout");
+            Object s = shape.getMethod("packedQkv", int.class, int.class, int.class, int.class).invoke(null, 1, n, h, d);
+            Object none = drop.getField("NONE").get(null);
+            MemorySegment qkv = random(arena, (long) n * 3 * h * d, rnd), o = arena.allocate(4L * n * h * d, 64), lse = arena.allocate(4L * h * n, 64);
+            float[] scale = new float[h];
+            Arrays.fill(scale, 0.125f);
+            long dim = (long) h * d;
+            Method att = kernels.getMethod("attention", shape, MemorySegment.class, long.class, MemorySegment.class, long.class,
+                    MemorySegment.class, long.class, float[].class, MemorySegment.class, long.class, drop, MemorySegment.class, long.class,
+                    MemorySegment.class, long.class);
+            return () -> invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
+        }
+        if (w.equals("train") || w.startsWith("infer:")) {
+            Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
+            if (w.startsWith("infer:")) {
+                Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(w.substring(6)));
+                Object cfg = vitClass.getMethod("config").invoke(vit);
+                int size = (int) cfg.getClass().getMethod("channels").invoke(cfg) * (int) cfg.getClass().getMethod("imageHeight").invoke(cfg)
+                        * (int) cfg.getClass().getMethod("imageWidth").invoke(cfg);
+                float[] in = new float[size];
+                for (int i = 0; i < size; i++) in[i] = (float) rnd.nextGaussian();
+                Method logits = vitClass.getMethod("logits", float[].class, int.class);
+                return () -> invoke(logits, vit, in, 1);
+            }
+            Class<?> cfgClass = l.loadClass("dev.tessera.vit.model.ViTConfig");
+            Object cfg = cfgClass.getMethod("of", int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class)
+                    .invoke(null, 28, 28, 1, 4, 192, 6, 3, 768, 10);
+            Object vit = vitClass.getConstructor(cfgClass, long.class).newInstance(cfg, 0L);
+            Object params = vitClass.getMethod("parameters").invoke(vit);
+            Class<?> psClass = params.getClass();
+            Object opt = l.loadClass("dev.tessera.engine.optim.AdamW").getConstructor(l.loadClass("dev.tessera.engine.nn.ParameterSet"), float.class, float.class, float.class, float.class)
+                    .newInstance(params, 0.9f, 0.999f, 1e-8f, 0.05f);
+            Class<?> wsClass = l.loadClass("dev.tessera.engine.tensor.Workspace"), tapeClass = l.loadClass("dev.tessera.engine.autograd.Tape");
+            Class<?> tensor = l.loadClass("dev.tessera.engine.tensor.Tensor"), ops = l.loadClass("dev.tessera.engine.autograd.Ops");
+            Object ws = wsClass.getConstructor().newInstance();
+            float[] images = new float[128 * 28 * 28];
+            for (int i = 0; i < images.length; i++) images[i] = (float) rnd.nextGaussian();
+            int[] labels = new int[128];
+            for (int i = 0; i < labels.length; i++) labels[i] = rnd.nextInt(10);
+            Method training = tapeClass.getMethod("training", wsClass), allocate = wsClass.getMethod("allocate", int[].class);
+            Method copyFrom = tensor.getMethod("copyFrom", float[].class), forward = vitClass.getMethod("forward", tapeClass, tensor, long.class);
+            Method ce = ops.getMethod("crossEntropy", tapeClass, tensor, int[].class, tensor, float.class);
+            Method backward = tapeClass.getMethod("backward", tensor), reset = tapeClass.getMethod("reset");
+            Method zeroGrad = l.loadClass("dev.tessera.engine.nn.ParameterSet").getMethod("zeroGrad"), step = opt.getClass().getMethod("step", float.class);
+            long[] seed = {0};
+            return () -> {
+                Object tape = invoke(training, null, ws);
+                invoke(zeroGrad, params);
+                Object x = invoke(copyFrom, invoke(allocate, ws, (Object) new int[] {128, 1, 28, 28}), (Object) images);
+                Object loss = invoke(ce, null, tape, invoke(forward, vit, tape, x, seed[0]++), labels, null, 0f);
+                invoke(backward, tape, loss);
+                invoke(step, opt, 1e-4f);
+                invoke(reset, tape);
+            };
+        }
+        throw new IllegalArgumentException("unknown workload " + w);
+    }
+
+    private static Object invoke(Method m, Object target, Object... args) {
+        try {
+            return m.invoke(target, args);
+        } catch (ReflectiveOperationException e) {
+            throw new RuntimeException(e.getCause() != null ? e.getCause() : e);
+        }
+    }
+
+    private static MemorySegment random(Arena arena, long n, java.util.Random r) {
+        MemorySegment s = arena.allocate(4 * n, 64);
+        for (long i = 0; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+        return s;
+    }
+}
