@@ -8,9 +8,15 @@ import dev.tessera.engine.kernels.CpuInfo;
  * So KC is bounded by L2, not L1: an A and a B micro-panel in half of it, at most 1024. Fewer K blocks mean fewer
  * passes of C through the tile buffer, and a ViT's 768-deep products become one block. The B panel (kc x nc) takes the
  * other half of L2. Derived from the detected caches, overridable for experiments with {@code -Dtessera.gemm.kc} and
- * {@code -Dtessera.gemm.nc}. {@code sharedPackBytes} bounds the A that workers pack together.
+ * {@code -Dtessera.gemm.nc} (a fixed nc then holds for every depth).
  */
-public record Blocking(int mr, int nr, int kc, int nc, long sharedPackBytes, long l2Bytes, boolean ncFixed) {
+public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, boolean ncFixed) {
+
+    /**
+     * Packing A once for all workers pays while the packed copy still fits in L2; beyond that each worker re-reads it
+     * from L3 (and from the other core's cache), which costs more than packing it twice.
+     */
+    public long sharedPackBytes() { return l2Bytes; }
 
     /**
      * NC for a product whose K blocks are kcEff deep (K itself when K is below kc): the B panel still takes half of
@@ -18,8 +24,12 @@ public record Blocking(int mr, int nr, int kc, int nc, long sharedPackBytes, lon
      * memory once per panel (a D=192 training step ran 592-620 ms with the fixed nc, 633-719 with nc = 64).
      */
     public int nc(int kcEff) {
-        if (ncFixed || kcEff >= kc) return nc;
-        int n = (int) Math.min(4096, Math.max(nr, l2Bytes / 2 / (Math.max(1, kcEff) * 4L)));
+        return ncFixed || kcEff >= kc ? nc : ncFor(l2Bytes, kcEff, nr);
+    }
+
+    /** Columns of a kc-deep B panel in half of L2, a multiple of nr. */
+    private static int ncFor(long l2Bytes, int kc, int nr) {
+        int n = (int) Math.min(4096, Math.max(nr, l2Bytes / 2 / (Math.max(1, kc) * 4L)));
         return Math.max(nr, n / nr * nr);
     }
 
@@ -28,13 +38,10 @@ public record Blocking(int mr, int nr, int kc, int nc, long sharedPackBytes, lon
         // against 320: 197x2304x768 179 vs 168 GFLOPS, 1576x2304x768 186 vs 174, 1024^3 187 vs 172 (medians).
         int kc = (int) Math.min(1024, Math.max(64, cpu.l2Bytes() / 2 / ((mr + nr) * 4L)));
         kc = Math.max(64, kc / 32 * 32);
-        int nc = (int) Math.min(4096, Math.max(nr, cpu.l2Bytes() / 2 / (kc * 4L)));
-        nc = Math.max(nr, nc / nr * nr);
+        int nc = ncFor(cpu.l2Bytes(), kc, nr);
         boolean ncFixed = Integer.getInteger("tessera.gemm.nc") != null;
         kc = Integer.getInteger("tessera.gemm.kc", kc);
         nc = Math.max(nr, Integer.getInteger("tessera.gemm.nc", nc) / nr * nr);
-        // Packing A once for all workers pays while the packed copy still fits in L2; beyond that each worker
-        // re-reads it from L3 (and from the other core's cache), which costs more than packing it twice.
-        return new Blocking(mr, nr, kc, nc, cpu.l2Bytes(), cpu.l2Bytes(), ncFixed);
+        return new Blocking(mr, nr, kc, nc, cpu.l2Bytes(), ncFixed);
     }
 }
