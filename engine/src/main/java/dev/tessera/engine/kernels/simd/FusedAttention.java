@@ -453,8 +453,8 @@ final class FusedAttention {
         }
     }
 
-    /** dst[t] += f * src[t] for t < d. */
-    private static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
+    /** dst[t] += f * src[t] for t < d (the query-lane kernel's too). */
+    static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
         int t = 0;
         for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)).intoMemorySegment(dst, (dstOff + t) * 4, NO);
         for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));

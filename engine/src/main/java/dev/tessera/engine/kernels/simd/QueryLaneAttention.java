@@ -198,7 +198,7 @@ final class QueryLaneAttention {
             for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
             float[] lanes = room.lanes;
             for (int i = 0; i < npq; i++) {
-                w.setAtIndex(F, lay.dot() + i, i < n ? rowDot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d, lanes) : 0f);
+                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d, lanes) : 0f);
             }
             double ds = 0;
             for (int i0 = 0; i0 < n; i0 += W) {
@@ -231,23 +231,12 @@ final class QueryLaneAttention {
             }
             for (int j = 0; j < n; j++) {
                 long krow = base + j * s.sN();
-                addRow(w, lay.dK() + (long) j * dw, sc, dk, dkOff + krow, d);
-                addRow(w, lay.dV() + (long) j * dw, 1f, dv, dvOff + krow, d);
+                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc);
+                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f);
             }
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
-    }
-
-    /** The dot product of two rows of d floats (in fixed lane order, then the tail). */
-    private static float rowDot(MemorySegment a, long ao, MemorySegment b, long bo, int d, float[] lanes) {
-        FloatVector acc = FloatVector.zero(S);
-        int t = 0;
-        for (; t <= d - L; t += L) acc = FloatVector.fromMemorySegment(S, a, (ao + t) * 4, NO).fma(FloatVector.fromMemorySegment(S, b, (bo + t) * 4, NO), acc);
-        acc.intoArray(lanes, 0);
-        float sum = SimdMath.sum(lanes);
-        for (; t < d; t++) sum += a.getAtIndex(F, ao + t) * b.getAtIndex(F, bo + t);
-        return sum;
     }
 
     /**
@@ -324,18 +313,7 @@ final class QueryLaneAttention {
 
     /** dst[MR rows, ld apart][W] += src[MR x W]. */
     private static void addBlock(MemorySegment w, long src, long dst, int ld) {
-        for (int r = 0; r < MR; r++) {
-            long s = (src + (long) r * W) * 4, t = (dst + (long) r * ld) * 4;
-            FloatVector.fromMemorySegment(S, w, s, NO).add(FloatVector.fromMemorySegment(S, w, t, NO)).intoMemorySegment(w, t, NO);
-            FloatVector.fromMemorySegment(S, w, s + L * 4L, NO).add(FloatVector.fromMemorySegment(S, w, t + L * 4L, NO)).intoMemorySegment(w, t + L * 4L, NO);
-        }
-    }
-
-    /** dst[0..d) += f * src[0..d). */
-    private static void addRow(MemorySegment w, long src, float f, MemorySegment dst, long dstOff, int d) {
-        int t = 0;
-        for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)).intoMemorySegment(dst, (dstOff + t) * 4, NO);
-        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));
+        for (int r = 0; r < MR; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
     }
 
     /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], gathered from a heap copy. */
