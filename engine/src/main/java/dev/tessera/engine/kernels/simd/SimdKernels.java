@@ -170,9 +170,10 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     /**
-     * The largest of n floats; NaNs are passed over (the softmax spreads them through its sum). Four chains of compare and blend: Java's max() carries its NaN and
-     * -0.0 rules (five instructions on the loop-carried chain) and reduceLanes(MAX) more of the same; with them the max
-     * pass took more time than the exponentials in a softmax row of 768.
+     * The largest of n floats; NaNs in whole vectors are passed over (the softmax spreads them through its sum). Four
+     * chains of compare and blend, merged the same way: Java's max() carries its NaN and -0.0 rules (five instructions
+     * on the loop-carried chain) and reduceLanes(MAX) more of the same; with them the max pass took more time than the
+     * exponentials in a softmax row of 768.
      */
     static float max(MemorySegment x, long off, int n, float[] lanes) {
         FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
@@ -191,14 +192,10 @@ public final class SimdKernels extends ScalarKernels {
             FloatVector x0 = FloatVector.fromMemorySegment(S, x, (off + j) * 4, NO);
             m0 = x0.blend(m0, x0.compare(GT, m0).not());
         }
-        m0.intoArray(lanes, 0);
+        m0 = m0.blend(m1, m1.compare(GT, m0));
+        m2 = m2.blend(m3, m3.compare(GT, m2));
+        m0.blend(m2, m2.compare(GT, m0)).intoArray(lanes, 0);
         float m = Float.NEGATIVE_INFINITY;
-        for (float v : lanes) m = Math.max(m, v);
-        m1.intoArray(lanes, 0);
-        for (float v : lanes) m = Math.max(m, v);
-        m2.intoArray(lanes, 0);
-        for (float v : lanes) m = Math.max(m, v);
-        m3.intoArray(lanes, 0);
         for (float v : lanes) m = Math.max(m, v);
         for (; j < n; j++) m = Math.max(m, x.getAtIndex(F, off + j));
         return m;
