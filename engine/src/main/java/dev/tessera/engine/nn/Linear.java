@@ -44,4 +44,13 @@ public final class Linear {
         packed = k.packB(outIn, in, out, w.segment(), w.offset(), outIn ? in : out, dst, 0);
         return packed == null ? 0 : floats * 4;
     }
+
+    /**
+     * Gives the pages of W back to the OS when W lies in a mapped file (a checkpoint read in place); they fault back in
+     * from the page cache if W is read again. A no-op for weights in memory of our own.
+     */
+    public void unloadMappedWeight() {
+        java.lang.foreign.MemorySegment seg = weight.value().segment();
+        if (seg.isMapped()) seg.unload();
+    }
 }

@@ -96,9 +96,6 @@ public final class EncoderBlock {
 
     /** Gives the pages of this block's mapped weights back to the OS (a no-op for weights in memory of our own). */
     void unloadMappedWeights() {
-        for (Linear l : new Linear[] {qkv, proj, fc1, fc2}) {
-            java.lang.foreign.MemorySegment seg = l.weight.value().segment();
-            if (seg.isMapped()) seg.unload();
-        }
+        for (Linear l : new Linear[] {qkv, proj, fc1, fc2}) l.unloadMappedWeight();
     }
 }

@@ -263,8 +263,7 @@ public final class VisionTransformer implements AutoCloseable {
         long bytes = 0;
         for (Linear l : layers) {
             bytes += l.prepack(k, params.arena());
-            java.lang.foreign.MemorySegment seg = l.weight.value().segment();
-            if (seg.isMapped()) seg.unload();
+            l.unloadMappedWeight();
         }
         return bytes;
     }

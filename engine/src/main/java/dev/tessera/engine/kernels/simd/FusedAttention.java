@@ -45,7 +45,7 @@ final class FusedAttention {
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     private final QueryLaneAttention queryLanes = new QueryLaneAttention();
-    /** Forces this class's row-oriented forward pass where the query-lane one would run (for comparison). */
+    /** Forces this class's row-oriented passes, forward and backward, where the query-lane ones would run (for comparison). */
     private static final boolean ROW_FORWARD = Boolean.getBoolean("tessera.attention.rowForward");
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
