@@ -52,10 +52,7 @@ final class FusedAttention {
 
     /** Zeroes n floats of scratch at off. Not asSlice(..).fill(): C2 did not scalar-replace the slice, 27% of a training step's heap garbage. */
     private static void zero(MemorySegment w, long off, long n) {
-        FloatVector z = FloatVector.zero(S);
-        long i = 0;
-        for (; i <= n - L; i += L) z.intoMemorySegment(w, (off + i) * 4, NO);
-        for (; i < n; i++) w.setAtIndex(F, off + i, 0f);
+        QueryLaneAttention.fill(w, off, n, 0f);
     }
 
     // ---------------------------------------------------------------- forward
@@ -268,9 +265,7 @@ final class FusedAttention {
 
     /** Rows of one head into rows[np x dp], padding zeroed. */
     private static void packRows(AttentionShape s, MemorySegment x, long base, MemorySegment w, long dst, int np, int dp) {
-        int n = s.tokens(), d = s.headDim();
-        zero(w, dst, (long) np * dp);
-        for (int j = 0; j < n; j++) MemorySegment.copy(x, (base + j * s.sN()) * 4, w, (dst + (long) j * dp) * 4, (long) d * 4);
+        QueryLaneAttention.packRows(x, base, s.sN(), s.tokens(), s.headDim(), w, dst, np, dp);
     }
 
     // ---------------------------------------------------------------- backward

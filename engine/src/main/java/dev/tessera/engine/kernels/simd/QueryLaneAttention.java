@@ -352,13 +352,14 @@ final class QueryLaneAttention {
         }
     }
 
-    /** Rows of one head into dst[np x dp], padding zeroed. */
-    private static void packRows(MemorySegment x, long base, long sN, int n, int d, MemorySegment w, long dst, int np, int dp) {
+    /** Rows of one head into dst[np x dp], padding zeroed (the row-oriented kernel's too). */
+    static void packRows(MemorySegment x, long base, long sN, int n, int d, MemorySegment w, long dst, int np, int dp) {
         fill(w, dst, (long) np * dp, 0f);
         for (int j = 0; j < n; j++) MemorySegment.copy(x, (base + j * sN) * 4, w, (dst + (long) j * dp) * 4, (long) d * 4);
     }
 
-    private static void fill(MemorySegment w, long off, long n, float value) {
+    /** n floats at off = value (the row-oriented kernel's zero too). */
+    static void fill(MemorySegment w, long off, long n, float value) {
         FloatVector z = FloatVector.broadcast(S, value);
         long i = 0;
         for (; i <= n - L; i += L) z.intoMemorySegment(w, (off + i) * 4, NO);
