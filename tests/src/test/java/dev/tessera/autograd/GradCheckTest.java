@@ -26,6 +26,23 @@ class GradCheckTest {
         }
     }
 
+    /**
+     * One input read by two linears and as a residual, the second taking the first's output as its residual: the
+     * first gradient to reach a tensor is written, later ones added, and a residual takes over its output's gradient.
+     * The order of the backward closures decides which of these happens where; every one must add up.
+     */
+    @Property(tries = 10)
+    void linearsSharingInputsAndResiduals(@ForAll("small") int rows, @ForAll("small") int d, @ForAll boolean act) {
+        Activation f = act ? Activation.GELU : Activation.NONE;
+        try (Arena a = Arena.ofShared()) {
+            Tensor x = input(a, 1, rows, d), w1 = input(a, 2, d, d), w2 = input(a, 3, d, d), b = input(a, 4, d);
+            check("shared linears " + f, (t, i) -> {
+                Tensor y1 = Ops.linear(t, i[0], i[1], i[3], f, i[0]);      // x is input and residual
+                return Ops.linear(t, i[0], i[2], i[3], Activation.NONE, y1); // x again; y1 passes its gradient on
+            }, x, w1, w2, b);
+        }
+    }
+
     /** W stored (out, in), PyTorch's layout, as imported checkpoints keep it: the same op with the other GEMMs. */
     @Property(tries = 10)
     void linearWithWeightsStoredOutIn(@ForAll("small") int rows, @ForAll("small") int in, @ForAll("small") int out, @ForAll boolean residual) {

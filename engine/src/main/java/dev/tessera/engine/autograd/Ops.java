@@ -73,10 +73,6 @@ public final class Ops {
         if (grad) {
             tape.record(y, () -> {
                 Tensor dy = tape.grad(y);
-                if (residual != null && residual.requiresGrad()) {
-                    Tensor dr = tape.grad(residual);
-                    k.axpy(1f, dy.segment(), dy.offset(), dr.segment(), dr.offset(), dy.numel());
-                }
                 Tensor dz = dy;
                 if (act != Activation.NONE) {
                     dz = tape.workspace().zeros(yShape);
@@ -94,8 +90,15 @@ public final class Ops {
                     k.gemm(true, false, out, in, r, 1f, dz.segment(), dz.offset(), out, x.segment(), x.offset(), in, 1f, dw.segment(), dw.offset(), in, Epilogue.NONE);
                 }
                 if (x.requiresGrad()) {
-                    Tensor dx = tape.grad(x); // dx (r, in) += dz (r, out) W^T (out, in), or dz W when W is (out, in)
-                    k.gemm(false, !wOutIn, r, in, out, 1f, dz.segment(), dz.offset(), out, w.segment(), w.offset(), wOutIn ? in : out, 1f, dx.segment(), dx.offset(), in, Epilogue.NONE);
+                    // dx (r, in) += dz (r, out) W^T (out, in), or dz W when W is (out, in); = when x has no gradient yet.
+                    boolean fresh = x.grad() == null;
+                    Tensor dx = tape.gradToWrite(x);
+                    k.gemm(false, !wOutIn, r, in, out, 1f, dz.segment(), dz.offset(), out, w.segment(), w.offset(), wOutIn ? in : out, fresh ? 0f : 1f, dx.segment(), dx.offset(), in, Epilogue.NONE);
+                }
+                // Last: dy is read above, and after this op nothing reads it, so the residual may take it over.
+                if (residual != null && residual.requiresGrad() && !tape.passGrad(residual, dy)) {
+                    Tensor dr = tape.grad(residual);
+                    k.axpy(1f, dy.segment(), dy.offset(), dr.segment(), dr.offset(), dy.numel());
                 }
             });
         }

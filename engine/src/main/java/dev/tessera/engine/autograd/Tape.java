@@ -65,6 +65,30 @@ public final class Tape {
         return g;
     }
 
+    /**
+     * t's gradient buffer for an op that writes all of it: when t has none yet, a new one left unfilled, and {@code
+     * fresh} tells the op to write rather than add (a GEMM with beta 0 stores its tiles instead of reading zeros back
+     * from memory and merging); otherwise the existing buffer, to add to.
+     */
+    public Tensor gradToWrite(Tensor t) {
+        if (t.grad() != null) return t.grad();
+        Tensor g = ws.allocate(t.shape());
+        t.setGrad(g);
+        return g;
+    }
+
+    /**
+     * Hands a finished gradient to t when t has none yet (the residual stream of a pre-LN block passes its gradient
+     * through unchanged): no copy, no zeroed buffer. Only for a gradient no backward reads again, such as an output's
+     * once its own op has run. Returns false when t already has a gradient, which the caller then adds to.
+     */
+    public boolean passGrad(Tensor t, Tensor g) {
+        if (t.grad() != null) return false;
+        Shapes.requireSame("gradient of " + Shapes.str(t.shape()), t.shape(), g.shape());
+        t.setGrad(g);
+        return true;
+    }
+
     /** Runs the recorded backwards from a scalar loss (its gradient seeded with 1). */
     public void backward(Tensor loss) {
         if (!recording) throw new TensorException("backward on an inference tape: nothing was recorded");
