@@ -81,6 +81,7 @@ public final class KernelAllocationProbe {
         for (Activation act : Activation.values()) {
             kernels.put("activation " + act, () -> k.activation(act, x, 0, y, 0, rc));
             kernels.put("activationBackward " + act, () -> k.activationBackward(act, x, 0, dy, 0, dx, 0, rc));
+            kernels.put("activationGrad " + act, () -> k.activationGrad(act, x, 0, dy, 0, dx, 0, rc));
         }
         kernels.put("add", () -> k.add(x, 0, y, 0, dx, 0, rc));
         kernels.put("mul", () -> k.mul(x, 0, y, 0, dx, 0, rc));

@@ -111,17 +111,24 @@ class RowKernelsTest {
     @Property
     void activationsAgainstDoubleReference(@ForAll("cols") int n, @ForAll Activation act) {
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = random(arena, n, 11), y = random(arena, n, 0), dy = random(arena, n, 12), dx = OffHeap0.zeros(arena, n);
+            // activationBackward adds to what dx holds; activationGrad overwrites, also in place of x.
+            MemorySegment x = random(arena, n, 11), y = random(arena, n, 0), dy = random(arena, n, 12), dx = random(arena, n, 13);
+            MemorySegment dx0 = copy(arena, dx), written = random(arena, n, 14), inPlace = copy(arena, x);
             FAST.activation(act, x, 0, y, 0, n);
             FAST.activationBackward(act, x, 0, dy, 0, dx, 0, n);
-            float[] ref = new float[n], dref = new float[n];
+            FAST.activationGrad(act, x, 0, dy, 0, written, 0, n);
+            FAST.activationGrad(act, inPlace, 0, dy, 0, inPlace, 0, n);
+            float[] ref = new float[n], dref = new float[n], accRef = new float[n];
             for (int i = 0; i < n; i++) {
                 double xi = x.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                 ref[i] = (float) MathRef.act(act, xi);
                 dref[i] = (float) (MathRef.actGrad(act, xi) * dy.getAtIndex(ValueLayout.JAVA_FLOAT, i));
+                accRef[i] = dx0.getAtIndex(ValueLayout.JAVA_FLOAT, i) + dref[i];
             }
             assertClose(act + " forward", ref, floats(y, 0, n), 1e-6, 1e-5);
-            assertClose(act + " backward", dref, floats(dx, 0, n), 1e-6, 1e-5);
+            assertClose(act + " backward, added", accRef, floats(dx, 0, n), 1e-6, 1e-5);
+            assertClose(act + " backward, written", dref, floats(written, 0, n), 1e-6, 1e-5);
+            assertClose(act + " backward, in place", dref, floats(inPlace, 0, n), 1e-6, 1e-5);
         }
     }
 

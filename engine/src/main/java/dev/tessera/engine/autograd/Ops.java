@@ -75,8 +75,9 @@ public final class Ops {
                 Tensor dy = tape.grad(y);
                 Tensor dz = dy;
                 if (act != Activation.NONE) {
-                    dz = tape.workspace().zeros(yShape);
-                    k.activationBackward(act, pre.segment(), pre.offset(), dy.segment(), dy.offset(), dz.segment(), dz.offset(), dz.numel());
+                    // The saved pre-activation is read here for the last time: its gradient overwrites it in place.
+                    dz = pre;
+                    k.activationGrad(act, pre.segment(), pre.offset(), dy.segment(), dy.offset(), dz.segment(), dz.offset(), dz.numel());
                 }
                 if (b != null && b.requiresGrad()) {
                     Tensor db = tape.grad(b);

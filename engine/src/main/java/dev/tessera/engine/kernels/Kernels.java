@@ -82,6 +82,9 @@ public interface Kernels {
     /** dx += act'(x) * dy. */
     void activationBackward(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n);
 
+    /** dx = act'(x) * dy, element by element: dx may be x (a saved pre-activation read for the last time). */
+    void activationGrad(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n);
+
     /** out = a + b. */
     void add(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n);
 

@@ -156,6 +156,11 @@ public class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void activationGrad(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        for (long i = 0; i < n; i++) st(dx, dxOff + i, (float) (MathRef.actGrad(act, ld(x, xOff + i)) * ld(dy, dyOff + i)));
+    }
+
+    @Override
     public void add(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         for (long i = 0; i < n; i++) st(out, outOff + i, ld(a, aOff + i) + ld(b, bOff + i));
     }

@@ -376,13 +376,12 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void activationBackward(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
-        switch (act) {
-            case NONE -> chunks(n, (f, t) -> SimdMath.identityGrad(dy, dyOff + f, dx, dxOff + f, t - f), dy, dx);
-            case GELU -> chunks(n, (f, t) -> SimdMath.geluGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
-            case GELU_TANH -> chunks(n, (f, t) -> SimdMath.geluTanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
-            case TANH -> chunks(n, (f, t) -> SimdMath.tanhGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
-            case RELU -> chunks(n, (f, t) -> SimdMath.reluGrad(x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f), x, dy, dx);
-        }
+        chunks(n, (f, t) -> SimdMath.activationBackward(act, x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f, true), x, dy, dx);
+    }
+
+    @Override
+    public void activationGrad(Activation act, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+        chunks(n, (f, t) -> SimdMath.activationBackward(act, x, xOff + f, dy, dyOff + f, dx, dxOff + f, t - f, false), x, dy, dx);
     }
 
     @Override

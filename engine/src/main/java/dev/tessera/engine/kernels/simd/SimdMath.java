@@ -129,14 +129,14 @@ final class SimdMath {
         }
     }
 
-    /** dx += act'(x) * dy over n floats. */
-    static void activationBackward(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    /** dx += act'(x) * dy over n floats, or dx = act'(x) * dy without add (dx may then be x). */
+    static void activationBackward(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         switch (a) {
-            case NONE -> identityGrad(dy, dyOff, dx, dxOff, n);
-            case GELU -> geluGrad(x, xOff, dy, dyOff, dx, dxOff, n);
-            case GELU_TANH -> geluTanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
-            case TANH -> tanhGrad(x, xOff, dy, dyOff, dx, dxOff, n);
-            case RELU -> reluGrad(x, xOff, dy, dyOff, dx, dxOff, n);
+            case NONE -> identityGrad(dy, dyOff, dx, dxOff, n, add);
+            case GELU -> geluGrad(x, xOff, dy, dyOff, dx, dxOff, n, add);
+            case GELU_TANH -> geluTanhGrad(x, xOff, dy, dyOff, dx, dxOff, n, add);
+            case TANH -> tanhGrad(x, xOff, dy, dyOff, dx, dxOff, n, add);
+            case RELU -> reluGrad(x, xOff, dy, dyOff, dx, dxOff, n, add);
         }
     }
 
@@ -188,7 +188,7 @@ final class SimdMath {
     }
 
     /** Phi(x) + x phi(x), with phi(x) = e^{-x^2/2} / sqrt(2 pi) from the same exponential as erf. */
-    static void geluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    static void geluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         MemorySegment e = SCRATCH.get();
         for (long b = 0; b < n; b += BLOCK) {
             int m = (int) Math.min(BLOCK, n - b), i = 0;
@@ -203,10 +203,10 @@ final class SimdMath {
                 FloatVector cdf = erfAbs.blend(erfAbs.neg(), v.lt(0f)).add(1f).mul(0.5f);
                 FloatVector g = v.fma(ev.mul(INV_SQRT_2PI), cdf);
                 long o = (dxOff + b + i) * 4;
-                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
-                        .intoMemorySegment(dx, o, NO);
+                FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO);
+                (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
             }
-            gradTail(Activation.GELU, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+            gradTail(Activation.GELU, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m, add);
         }
     }
 
@@ -226,7 +226,7 @@ final class SimdMath {
         }
     }
 
-    static void geluTanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    static void geluTanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         MemorySegment e = SCRATCH.get();
         for (long b = 0; b < n; b += BLOCK) {
             int m = (int) Math.min(BLOCK, n - b), i = 0;
@@ -239,10 +239,10 @@ final class SimdMath {
                 FloatVector sech2 = th.mul(th).neg().add(1f);
                 FloatVector g = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(sech2).mul(du));
                 long o = (dxOff + b + i) * 4;
-                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
-                        .intoMemorySegment(dx, o, NO);
+                FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO);
+                (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
             }
-            gradTail(Activation.GELU_TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+            gradTail(Activation.GELU_TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m, add);
         }
     }
 
@@ -259,7 +259,7 @@ final class SimdMath {
         }
     }
 
-    static void tanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    static void tanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         MemorySegment e = SCRATCH.get();
         for (long b = 0; b < n; b += BLOCK) {
             int m = (int) Math.min(BLOCK, n - b), i = 0;
@@ -269,10 +269,10 @@ final class SimdMath {
                 FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
                 FloatVector g = th.mul(th).neg().add(1f);
                 long o = (dxOff + b + i) * 4;
-                g.fma(FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO), FloatVector.fromMemorySegment(S, dx, o, NO))
-                        .intoMemorySegment(dx, o, NO);
+                FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO);
+                (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
             }
-            gradTail(Activation.TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m);
+            gradTail(Activation.TANH, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m, add);
         }
     }
 
@@ -282,29 +282,33 @@ final class SimdMath {
         for (; i < n; i++) y.setAtIndex(F, yOff + i, Math.max(x.getAtIndex(F, xOff + i), 0f));
     }
 
-    static void reluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    static void reluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         long i = 0;
         for (; i <= n - L; i += L) {
             FloatVector g = FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO);
-            FloatVector d = FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO);
             VectorMask<Float> on = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).compare(jdk.incubator.vector.VectorOperators.GT, 0f);
+            FloatVector d = add ? FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO) : FloatVector.zero(S);
             d.add(g, on).intoMemorySegment(dx, (dxOff + i) * 4, NO);
         }
-        for (; i < n; i++) if (x.getAtIndex(F, xOff + i) > 0f) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i));
+        for (; i < n; i++) {
+            float g = x.getAtIndex(F, xOff + i) > 0f ? dy.getAtIndex(F, dyOff + i) : 0f;
+            dx.setAtIndex(F, dxOff + i, add ? dx.getAtIndex(F, dxOff + i) + g : g);
+        }
     }
 
-    static void identityGrad(MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n) {
+    static void identityGrad(MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
         long i = 0;
         for (; i <= n - L; i += L) {
             FloatVector g = FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO);
-            g.add(FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO)).intoMemorySegment(dx, (dxOff + i) * 4, NO);
+            (add ? g.add(FloatVector.fromMemorySegment(S, dx, (dxOff + i) * 4, NO)) : g).intoMemorySegment(dx, (dxOff + i) * 4, NO);
         }
-        for (; i < n; i++) dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + dy.getAtIndex(F, dyOff + i));
+        for (; i < n; i++) dx.setAtIndex(F, dxOff + i, (add ? dx.getAtIndex(F, dxOff + i) : 0f) + dy.getAtIndex(F, dyOff + i));
     }
 
-    private static void gradTail(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int i, int n) {
+    private static void gradTail(Activation a, MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int i, int n, boolean add) {
         for (; i < n; i++) {
-            dx.setAtIndex(F, dxOff + i, dx.getAtIndex(F, dxOff + i) + (float) (MathRef.actGrad(a, x.getAtIndex(F, xOff + i)) * dy.getAtIndex(F, dyOff + i)));
+            float g = (float) (MathRef.actGrad(a, x.getAtIndex(F, xOff + i)) * dy.getAtIndex(F, dyOff + i));
+            dx.setAtIndex(F, dxOff + i, add ? dx.getAtIndex(F, dxOff + i) + g : g);
         }
     }
 }
