@@ -48,6 +48,35 @@ class GemmTest {
         }
     }
 
+    /**
+     * Weight-gradient shapes, A transposed with many more rows than columns over a long K: the driver computes these as
+     * C^T and adds it back transposed (the general property's sizes stay below that path's threshold).
+     */
+    @Property(tries = 12)
+    void tallWeightGradientsMatchReference(@ForAll("tallM") int m, @ForAll("narrowN") int n, @ForAll("longK") int k,
+                                           @ForAll("betas") float beta, @ForAll("threads") int threads) {
+        Parallel.setThreads(threads);
+        try (Arena arena = Arena.ofShared()) {
+            long lda = m + 3, ldb = n + 5, ldc = n + 1;
+            MemorySegment a = random(arena, k * lda, 1), b = random(arena, k * ldb, 2);
+            MemorySegment c0 = random(arena, m * ldc, 3), c1 = copy(arena, c0);
+            REF.gemm(true, false, m, n, k, 0.75f, a, 0, lda, b, 0, ldb, beta, c0, 0, ldc, Epilogue.NONE);
+            FAST.gemm(true, false, m, n, k, 0.75f, a, 0, lda, b, 0, ldb, beta, c1, 0, ldc, Epilogue.NONE);
+            assertClose("gemm TN " + m + "x" + n + "x" + k, c0, c1, m * ldc, 2e-5 * Math.sqrt(k) * 4, 1e-4);
+        } finally {
+            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    @Provide
+    Arbitrary<Integer> tallM() { return Arbitraries.of(401, 769); }
+
+    @Provide
+    Arbitrary<Integer> narrowN() { return Arbitraries.of(1, LANES + 1, 67, 193); }
+
+    @Provide
+    Arbitrary<Integer> longK() { return Arbitraries.of(600, 1031); }
+
     /** Weights packed once (the inference path), used as the B of later GEMMs with an epilogue. */
     @Property(tries = 40)
     void packedBMatchesReference(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("kSizes") int k,
