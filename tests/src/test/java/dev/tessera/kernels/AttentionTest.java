@@ -63,6 +63,13 @@ class AttentionTest {
             REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
             FAST.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
             assertClose("attention dqkv", g0, g1, qkvLen, 1e-4, 1e-3);
+            // Written, not added: a fresh gradient buffer holds anything.
+            MemorySegment z0 = dev.tessera.engine.tensor.OffHeap.allocateFloats(arena, qkvLen), w1 = random(arena, qkvLen, 9), w0 = random(arena, qkvLen, 10);
+            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o0, 0, dO, 0, l0, 0, z0, 0, z0, dim, z0, 2 * dim, null);
+            FAST.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o1, 0, dO, 0, l1, 0, w1, 0, w1, dim, w1, 2 * dim, null, false);
+            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, drop, o0, 0, dO, 0, l0, 0, w0, 0, w0, dim, w0, 2 * dim, null, false);
+            assertClose("attention dqkv written", z0, w1, qkvLen, 1e-4, 1e-3);
+            assertClose("attention dqkv written, reference", z0, w0, qkvLen, 1e-5, 1e-5);
             for (int i = 0; i < h; i++) {
                 if (Math.abs(ds0[i] - ds1[i]) > 1e-3 + 1e-3 * Math.abs(ds0[i])) throw new AssertionError("dscale[" + i + "] " + ds0[i] + " vs " + ds1[i]);
             }

@@ -526,11 +526,13 @@ public final class Ops {
                 drop, o.segment(), o.offset(), lse.segment(), lse.offset());
         if (tape.needsGrad(qkv, scale)) {
             tape.record(o, () -> {
-                Tensor dO = tape.grad(o), dqkv = tape.grad(qkv);
+                // The first gradient qkv receives is this one (it feeds nothing else in a ViT): written, not added.
+                boolean fresh = qkv.grad() == null;
+                Tensor dO = tape.grad(o), dqkv = tape.gradToWrite(qkv);
                 double[] ds = scale.requiresGrad() ? new double[heads] : null;
                 k.attentionBackward(s, q, base, q, base + dim, q, base + 2L * dim, sc, mask == null ? null : mask.segment(), mask == null ? 0 : mask.offset(),
                         drop, o.segment(), o.offset(), dO.segment(), dO.offset(), lse.segment(), lse.offset(),
-                        dqkv.segment(), dqkv.offset(), dqkv.segment(), dqkv.offset() + dim, dqkv.segment(), dqkv.offset() + 2L * dim, ds);
+                        dqkv.segment(), dqkv.offset(), dqkv.segment(), dqkv.offset() + dim, dqkv.segment(), dqkv.offset() + 2L * dim, ds, !fresh);
                 if (ds != null) {
                     Tensor g = tape.grad(scale);
                     for (int h = 0; h < heads; h++) g.setFlat(h, g.getFlat(h) + (float) ds[h]);

@@ -273,9 +273,9 @@ final class FusedAttention {
     void backward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
-                  MemorySegment dv, long dvOff, double[] dScale) {
+                  MemorySegment dv, long dvOff, double[] dScale, boolean add) {
         if (!dropout.active() && !ROW_FORWARD) {
-            queryLanes.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+            queryLanes.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale, add);
             return;
         }
         Layout lay = Layout.of(s.tokens(), s.headDim());
@@ -329,12 +329,12 @@ final class FusedAttention {
                     rankUpdate(w, lay.st(), lay.ob(), dp, j0, Math.min(bc, n - j0), lay.dV(), 1f);
                     rankUpdate(w, lay.st2(), lay.qb(), dp, j0, Math.min(bc, n - j0), lay.dK(), sc);
                 }
-                for (int r = 0; r < rows; r++) addScaled(w, lay.dqb() + (long) r * dp, dq, dqOff + base + (i0 + r) * s.sN(), d, sc);
+                for (int r = 0; r < rows; r++) addScaled(w, lay.dqb() + (long) r * dp, dq, dqOff + base + (i0 + r) * s.sN(), d, sc, add);
             }
             for (int j = 0; j < n; j++) {
                 long krow = base + j * s.sN();
-                addScaled(w, lay.dK() + (long) j * dp, dk, dkOff + krow, d, 1f);
-                addScaled(w, lay.dV() + (long) j * dp, dv, dvOff + krow, d, 1f);
+                addScaled(w, lay.dK() + (long) j * dp, dk, dkOff + krow, d, 1f, add);
+                addScaled(w, lay.dV() + (long) j * dp, dv, dvOff + krow, d, 1f, add);
             }
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
@@ -449,9 +449,13 @@ final class FusedAttention {
     }
 
     /** dst[t] += f * src[t] for t < d (the query-lane kernel's too). */
-    static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f) {
+    /** dst[0..d) += f * w[src..], or = without add (each head's gradient rows are stored once). */
+    static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f, boolean add) {
         int t = 0;
-        for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f).add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)).intoMemorySegment(dst, (dstOff + t) * 4, NO);
-        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, dst.getAtIndex(F, dstOff + t) + f * w.getAtIndex(F, src + t));
+        for (; t <= d - L; t += L) {
+            FloatVector x = FloatVector.fromMemorySegment(S, w, (src + t) * 4, NO).mul(f);
+            (add ? x.add(FloatVector.fromMemorySegment(S, dst, (dstOff + t) * 4, NO)) : x).intoMemorySegment(dst, (dstOff + t) * 4, NO);
+        }
+        for (; t < d; t++) dst.setAtIndex(F, dstOff + t, (add ? dst.getAtIndex(F, dstOff + t) : 0f) + f * w.getAtIndex(F, src + t));
     }
 }

@@ -176,7 +176,7 @@ final class QueryLaneAttention {
     void backward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                   float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
-                  MemorySegment dv, long dvOff, double[] dScale) {
+                  MemorySegment dv, long dvOff, double[] dScale, boolean add) {
         BackLayout lay = BackLayout.of(s.tokens(), s.headDim());
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         double[] perHead = new double[s.batch() * s.heads()];
@@ -228,12 +228,12 @@ final class QueryLaneAttention {
                         }
                     }
                 }
-                addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room);
+                addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room, add);
             }
             for (int j = 0; j < n; j++) {
                 long krow = base + j * s.sN();
-                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc);
-                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f);
+                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc, add);
+                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f, add);
             }
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
@@ -318,16 +318,17 @@ final class QueryLaneAttention {
     }
 
     /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], gathered from a heap copy. */
-    private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room) {
+    private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room, boolean add) {
         float[] xt = room.cols(d * W);
         MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
         for (int i = 0; i < rows; i++) {
             long row = dstOff + i * sN;
             int t = 0;
             for (; t <= d - L; t += L) {
-                FloatVector.fromArray(S, xt, t * W + i, BLOCK_STRIDE, 0).mul(f).add(FloatVector.fromMemorySegment(S, dst, (row + t) * 4, NO)).intoMemorySegment(dst, (row + t) * 4, NO);
+                FloatVector x = FloatVector.fromArray(S, xt, t * W + i, BLOCK_STRIDE, 0).mul(f);
+                (add ? x.add(FloatVector.fromMemorySegment(S, dst, (row + t) * 4, NO)) : x).intoMemorySegment(dst, (row + t) * 4, NO);
             }
-            for (; t < d; t++) dst.setAtIndex(F, row + t, dst.getAtIndex(F, row + t) + f * xt[t * W + i]);
+            for (; t < d; t++) dst.setAtIndex(F, row + t, (add ? dst.getAtIndex(F, row + t) : 0f) + f * xt[t * W + i]);
         }
     }
 
