@@ -15,7 +15,8 @@ import java.util.List;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
- *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | infer:FILE (batch 1)
+ *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | eval (its
+ *             forward on an inference tape) | infer:FILE (batch 1)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
  * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
@@ -89,7 +90,7 @@ public class SideBySide {
                     MemorySegment.class, long.class);
             return () -> invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
         }
-        if (w.equals("train") || w.startsWith("infer:")) {
+        if (w.equals("train") || w.equals("eval") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             if (w.startsWith("infer:")) {
                 Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(w.substring(6)));
@@ -122,6 +123,15 @@ public class SideBySide {
             Method backward = tapeClass.getMethod("backward", tensor), reset = tapeClass.getMethod("reset");
             Method zeroGrad = l.loadClass("dev.tessera.engine.nn.ParameterSet").getMethod("zeroGrad"), step = opt.getClass().getMethod("step", float.class);
             long[] seed = {0};
+            if (w.equals("eval")) {
+                Method inference = tapeClass.getMethod("inference", wsClass);
+                return () -> {
+                    Object tape = invoke(inference, null, ws);
+                    Object x = invoke(copyFrom, invoke(allocate, ws, (Object) new int[] {128, 1, 28, 28}), (Object) images);
+                    invoke(forward, vit, tape, x, 0L);
+                    invoke(reset, tape);
+                };
+            }
             return () -> {
                 Object tape = invoke(training, null, ws);
                 invoke(zeroGrad, params);
