@@ -66,9 +66,10 @@ public final class Tape {
     }
 
     /**
-     * t's gradient buffer for an op that writes all of it: when t has none yet, a new one left unfilled, and {@code
-     * fresh} tells the op to write rather than add (a GEMM with beta 0 stores its tiles instead of reading zeros back
-     * from memory and merging); otherwise the existing buffer, to add to.
+     * t's gradient buffer for an op that covers all of it: when t has none yet, a new one left unfilled, which the op
+     * must write rather than add to (a GEMM with beta 0 then stores its tiles instead of reading zeros back from memory
+     * and merging); otherwise the existing buffer, to add to. The op tells the two apart by {@code t.grad() == null}
+     * before the call.
      */
     public Tensor gradToWrite(Tensor t) {
         if (t.grad() != null) return t.grad();
