@@ -152,37 +152,23 @@ public interface Kernels {
     }
 
     /**
-     * Backward by recomputation from lse. dq/dk/dv share Q's layout and are accumulated; dScale[h] += d loss / d scale[h]
-     * (may be null). dropout must be the forward pass's.
+     * Backward by recomputation from lse. dq/dk/dv share Q's layout and are added to, or with {@code add} false written
+     * whatever they held (a fresh, unfilled gradient buffer); dScale[h] += d loss / d scale[h] (may be null). dropout
+     * must be the forward pass's.
      */
     void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                            float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                            MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
                            MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
-                           double[] dScale);
+                           double[] dScale, boolean add);
 
-    /**
-     * As above, and with {@code add} false dq, dk and dv are written rather than added to, whatever they held (a fresh,
-     * unfilled gradient buffer): the fast kernels store each head's gradients once; this default zeroes them first.
-     */
+    /** As above, adding to dq, dk and dv. */
     default void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                                    float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                                    MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
                                    MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
-                                   double[] dScale, boolean add) {
-        if (!add) {
-            for (int b = 0; b < s.batch(); b++) {
-                for (int h = 0; h < s.heads(); h++) {
-                    for (int i = 0; i < s.tokens(); i++) {
-                        long row = (b * s.sB() + h * s.sH() + i * s.sN()) * 4, bytes = (long) s.headDim() * 4;
-                        dq.asSlice(dqOff * 4 + row, bytes).fill((byte) 0);
-                        dk.asSlice(dkOff * 4 + row, bytes).fill((byte) 0);
-                        dv.asSlice(dvOff * 4 + row, bytes).fill((byte) 0);
-                    }
-                }
-            }
-        }
-        attentionBackward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale);
+                                   double[] dScale) {
+        attentionBackward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale, true);
     }
 
     default void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,

@@ -334,8 +334,23 @@ public class ScalarKernels implements Kernels {
                                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                                   MemorySegment o, long oOff, MemorySegment dO, long dOOff, MemorySegment lse, long lseOff,
                                   MemorySegment dq, long dqOff, MemorySegment dk, long dkOff, MemorySegment dv, long dvOff,
-                                  double[] dScale) {
+                                  double[] dScale, boolean add) {
         int n = s.tokens(), d = s.headDim();
+        if (!add) {
+            // The reference adds below: start every head's rows of dq, dk and dv from zero.
+            for (int b = 0; b < s.batch(); b++) {
+                for (int h = 0; h < s.heads(); h++) {
+                    for (int i = 0; i < n; i++) {
+                        long row = b * s.sB() + h * s.sH() + i * s.sN();
+                        for (int t = 0; t < d; t++) {
+                            st(dq, dqOff + row + t, 0f);
+                            st(dk, dkOff + row + t, 0f);
+                            st(dv, dvOff + row + t, 0f);
+                        }
+                    }
+                }
+            }
+        }
         double[] p = new double[n], raw = new double[n], dp = new double[n];
         for (int b = 0; b < s.batch(); b++) {
             for (int h = 0; h < s.heads(); h++) {

@@ -448,8 +448,7 @@ final class FusedAttention {
         }
     }
 
-    /** dst[t] += f * src[t] for t < d (the query-lane kernel's too). */
-    /** dst[0..d) += f * w[src..], or = without add (each head's gradient rows are stored once). */
+    /** dst[t] += f * w[src + t] for t < d, or = without add (each head's gradient rows are stored once); the query-lane kernel's too. */
     static void addScaled(MemorySegment w, long src, MemorySegment dst, long dstOff, int d, float f, boolean add) {
         int t = 0;
         for (; t <= d - L; t += L) {

@@ -507,15 +507,6 @@ public final class SimdKernels extends ScalarKernels {
                                   float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
                                   MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
-                                  MemorySegment dv, long dvOff, double[] dScale) {
-        attention.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale, true);
-    }
-
-    @Override
-    public void attentionBackward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
-                                  float[] scale, MemorySegment mask, long maskOff, AttentionDropout dropout,
-                                  MemorySegment o, long oOff, MemorySegment dO, long dOOff,
-                                  MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                                   MemorySegment dv, long dvOff, double[] dScale, boolean add) {
         attention.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, dropout, o, oOff, dO, dOOff, lse, lseOff, dq, dqOff, dk, dkOff, dv, dvOff, dScale, add);
     }
