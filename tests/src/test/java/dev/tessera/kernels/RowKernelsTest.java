@@ -132,6 +132,31 @@ class RowKernelsTest {
         }
     }
 
+    /** Every x from -20 to 20 in steps of 1/1024, plus tiny and huge ones: where the fits are clamped and 1 + erf cancels. */
+    @Example
+    void activationsOverADenseGrid() {
+        int n = 40 * 1024 + 1 + 2 * 60;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = arena.allocate(4L * n, 64), y = arena.allocate(4L * n, 64), ones = arena.allocate(4L * n, 64);
+            for (int j = 0; j < n; j++) ones.setAtIndex(ValueLayout.JAVA_FLOAT, j, 1f);
+            int i = 0;
+            for (; i <= 40 * 1024; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, -20f + i / 1024f);
+            for (int e = -30; e < 30; e++) {
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, i++, (float) Math.pow(10, e));
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, i++, (float) -Math.pow(10, e));
+            }
+            for (Activation act : Activation.values()) {
+                FAST.activation(act, x, 0, y, 0, n);
+                float[] ref = new float[n];
+                for (int j = 0; j < n; j++) ref[j] = (float) MathRef.act(act, x.getAtIndex(ValueLayout.JAVA_FLOAT, j));
+                assertClose(act + " forward on the grid", ref, floats(y, 0, n), 1e-6, 1e-5);
+                FAST.activationGrad(act, x, 0, ones, 0, y, 0, n);
+                for (int j = 0; j < n; j++) ref[j] = (float) MathRef.actGrad(act, x.getAtIndex(ValueLayout.JAVA_FLOAT, j));
+                assertClose(act + " derivative on the grid", ref, floats(y, 0, n), 1e-6, 1e-5);
+            }
+        }
+    }
+
     @Example
     void erfReferenceMatchesKnownValues() {
         double[][] known = {{0, 0}, {0.5, 0.5204998778130465}, {1, 0.8427007929497149}, {2, 0.9953222650189527}, {3.5, 0.9999992569016276}, {-1, -0.8427007929497149}};

@@ -28,9 +28,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>VectorOperators.EXP/TANH are library calls per vector (measured here ~100 cycles per 16 lanes), so exp is Cephes'
  * expf: range reduction by ln 2, a degree-6 polynomial, and 2^n put into the exponent bits (relative error ~2 ulp). It
- * is written once, in {@link #expShift}; the activations run over blocks that fit L1 in two passes, the first gathering
- * the argument of their exponential in a per-thread scratch block, exponentiated there by expShift. erf is
- * Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), tanh(u) = 1 - 2 / (e^{2u} + 1).
+ * is written once, in {@link #expShift}. tanh and the tanh GELU's derivative run over blocks that fit L1 in two passes,
+ * the first gathering e^{2u} in a per-thread scratch block (tanh(u) = 1 - 2 / (e^{2u} + 1)). The exact GELU and its
+ * derivative, and the tanh GELU, need no exponential: erf(z) / z, (GELU'(x) - 1/2) / x and tanh(u) / u are rational
+ * fits in the square of the argument (bench/scripts/fit_rational.py): one pass and half the instructions or fewer;
+ * Abramowitz-Stegun's erf through e^{-z^2} took 2.7 times as long.
  */
 final class SimdMath {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -39,9 +41,8 @@ final class SimdMath {
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
-    private static final float INV_SQRT2 = 0.70710678f, INV_SQRT_2PI = 0.39894228f, SQRT_2_OVER_PI = 0.7978845608f;
+    private static final float INV_SQRT2 = 0.70710678f, SQRT_2_OVER_PI = 0.7978845608f;
     private static final float GELU_C = 0.044715f;
-    private static final float P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f, A5 = 1.061405429f;
 
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
     private static final float EXP_HI = 88.0f, EXP_LO = -87.3365447504f;
@@ -49,6 +50,27 @@ final class SimdMath {
     private static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073E-3f), C4 = FloatVector.broadcast(S, 4.1665795894E-2f),
             C5 = FloatVector.broadcast(S, 1.6666665459E-1f), C6 = FloatVector.broadcast(S, 5.0000001201E-1f);
     private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    // Rational fits (bench/scripts/fit_rational.py): erf(z) / z, tanh(u) / u and (GELU'(x) - 1/2) / x as P / Q in the
+    // square of the argument, Q(0) = 1.
+    private static final float ERF_T_MAX = 3.9f * 3.9f, TANH_T_MAX = 81f;
+    private static final float ERF_P0 = 1.12837915f, ERF_P1 = 0.189621275f, ERF_P2 = 0.0526622888f, ERF_P3 = 0.00373648055f,
+            ERF_P4 = 0.00028503438f, ERF_P5 = 2.06698476e-06f;
+    private static final float ERF_Q1 = 0.501380267f, ERF_Q2 = 0.113800344f, ERF_Q3 = 0.014910499f, ERF_Q4 = 0.00115695241f,
+            ERF_Q5 = 3.82739284e-05f;
+    private static final float TANH_P0 = 0.99999998f, TANH_P1 = 0.133812478f, TANH_P2 = 0.00349584726f, TANH_P3 = 2.06131313e-05f,
+            TANH_P4 = 1.3359817e-08f;
+    private static final float TANH_Q1 = 0.467145636f, TANH_Q2 = 0.0258779806f, TANH_Q3 = 0.000328604964f, TANH_Q4 = 7.77876726e-07f;
+    private static final FloatVector ONE = FloatVector.broadcast(S, 1f), HALF = FloatVector.broadcast(S, 0.5f),
+            V_ERF_P3 = FloatVector.broadcast(S, ERF_P3), V_ERF_P2 = FloatVector.broadcast(S, ERF_P2), V_ERF_P1 = FloatVector.broadcast(S, ERF_P1),
+            V_ERF_P0 = FloatVector.broadcast(S, ERF_P0), V_ERF_Q3 = FloatVector.broadcast(S, ERF_Q3), V_ERF_Q2 = FloatVector.broadcast(S, ERF_Q2),
+            V_ERF_Q1 = FloatVector.broadcast(S, ERF_Q1), V_TANH_P2 = FloatVector.broadcast(S, TANH_P2), V_TANH_P1 = FloatVector.broadcast(S, TANH_P1),
+            V_TANH_P0 = FloatVector.broadcast(S, TANH_P0), V_TANH_Q2 = FloatVector.broadcast(S, TANH_Q2), V_TANH_Q1 = FloatVector.broadcast(S, TANH_Q1);
+    private static final float DGELU_X_MAX = 5.7f, DGELU_T_MAX = 32.49f;
+    private static final float DGELU_P4 = 3.58886228e-05f, DGELU_P5 = 1.91508021e-07f, DGELU_Q4 = 0.000193127833f, DGELU_Q5 = 8.90804553e-06f;
+    private static final FloatVector V_DGELU_P0 = FloatVector.broadcast(S, 0.797884752f), V_DGELU_P1 = FloatVector.broadcast(S, -0.0308178746f),
+            V_DGELU_P2 = FloatVector.broadcast(S, 0.0142152815f), V_DGELU_P3 = FloatVector.broadcast(S, 2.27070951e-05f),
+            V_DGELU_Q1 = FloatVector.broadcast(S, 0.294713285f), V_DGELU_Q2 = FloatVector.broadcast(S, 0.0410402819f),
+            V_DGELU_Q3 = FloatVector.broadcast(S, 0.00352671961f);
     private static final IntVector EXP_BIAS = IntVector.broadcast(SI, 0x4B400000 - 127);
 
     /** Floats per activation block: x, the scratch and the output stay in L1. */
@@ -140,17 +162,6 @@ final class SimdMath {
         }
     }
 
-    /** e[i] = e^(-x^2 / 2): the exponential shared by erf(x / sqrt 2) and the normal density. */
-    private static void gaussianExp(MemorySegment x, long xOff, MemorySegment e, int m) {
-        int i = 0;
-        for (; i <= m - L; i += L) {
-            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
-            v.mul(v).mul(-0.5f).intoMemorySegment(e, (long) i * 4, NO);
-        }
-        for (; i < m; i++) { float v = x.getAtIndex(F, xOff + i); e.setAtIndex(F, i, -0.5f * v * v); }
-        expShift(e, 0, e, 0, m, 0f, null);
-    }
-
     /** e[i] = e^(2 u(x)), where u is the argument of tanh in the tanh GELU (or x itself when cubic is false). */
     private static void tanhExp(MemorySegment x, long xOff, MemorySegment e, int m, boolean cubic) {
         int i = 0;
@@ -166,64 +177,69 @@ final class SimdMath {
         expShift(e, 0, e, 0, m, 0f, null);
     }
 
-    /** x Phi(x), Phi through erf(x / sqrt 2) = 1 - poly(t) e^{-x^2/2}. */
+    /**
+     * x Phi(x) = x/2 (1 + erf(z)), z = x / sqrt 2, in one pass without an exponential: erf(z) = z P(z^2) / Q(z^2), a
+     * rational fit of degree 5/5 in z^2 on |z| <= 3.9 (relative error 1.8e-8 in double; bench/scripts/fit_rational.py),
+     * z^2 clamped there and erf clamped to [-1, 1], so that far out x/2 (1 + erf) is exactly x or 0. Abramowitz-Stegun
+     * through e^{-z^2} took twice the instructions and a second pass.
+     */
     static void gelu(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
-        MemorySegment e = SCRATCH.get();
-        for (long b = 0; b < n; b += BLOCK) {
-            int m = (int) Math.min(BLOCK, n - b), i = 0;
-            gaussianExp(x, xOff + b, e, m);
-            for (; i <= m - L; i += L) {
-                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
-                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
-                FloatVector t = FloatVector.broadcast(S, 1f).div(v.mul(INV_SQRT2).lanewise(ABS).fma(P, 1f));
-                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
-                        .fma(t, FloatVector.broadcast(S, A1)).mul(t);
-                FloatVector erfAbs = poly.fma(ev.neg(), FloatVector.broadcast(S, 1f));
-                VectorMask<Float> negative = v.lt(0f);
-                FloatVector erf = erfAbs.blend(erfAbs.neg(), negative);
-                v.mul(0.5f).mul(erf.add(1f)).intoMemorySegment(y, (yOff + b + i) * 4, NO);
-            }
-            for (; i < m; i++) y.setAtIndex(F, yOff + b + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + b + i)));
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            FloatVector z = v.mul(INV_SQRT2);
+            FloatVector t = z.mul(z);
+            t = t.blend(ERF_T_MAX, t.compare(GT, ERF_T_MAX));
+            FloatVector p = t.fma(ERF_P5, ERF_P4).fma(t, V_ERF_P3).fma(t, V_ERF_P2).fma(t, V_ERF_P1).fma(t, V_ERF_P0);
+            FloatVector q = t.fma(ERF_Q5, ERF_Q4).fma(t, V_ERF_Q3).fma(t, V_ERF_Q2).fma(t, V_ERF_Q1).fma(t, ONE);
+            FloatVector erf = z.mul(p).div(q);
+            erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
+            FloatVector half = v.mul(0.5f);
+            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
         }
+        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + i)));
     }
 
-    /** Phi(x) + x phi(x), with phi(x) = e^{-x^2/2} / sqrt(2 pi) from the same exponential as erf. */
+    /**
+     * GELU'(x) = Phi(x) + x phi(x) = 1/2 + x H(x^2), H a rational fit of degree 5/5 on |x| <= 5.7 (relative error 2.5e-7
+     * in double; bench/scripts/fit_rational.py), exactly 1 or 0 beyond: one pass, no exponential.
+     */
     static void geluGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
-        MemorySegment e = SCRATCH.get();
-        for (long b = 0; b < n; b += BLOCK) {
-            int m = (int) Math.min(BLOCK, n - b), i = 0;
-            gaussianExp(x, xOff + b, e, m);
-            for (; i <= m - L; i += L) {
-                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
-                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
-                FloatVector t = FloatVector.broadcast(S, 1f).div(v.mul(INV_SQRT2).lanewise(ABS).fma(P, 1f));
-                FloatVector poly = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
-                        .fma(t, FloatVector.broadcast(S, A1)).mul(t);
-                FloatVector erfAbs = poly.fma(ev.neg(), FloatVector.broadcast(S, 1f));
-                FloatVector cdf = erfAbs.blend(erfAbs.neg(), v.lt(0f)).add(1f).mul(0.5f);
-                FloatVector g = v.fma(ev.mul(INV_SQRT_2PI), cdf);
-                long o = (dxOff + b + i) * 4;
-                FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO);
-                (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
-            }
-            gradTail(Activation.GELU, x, xOff + b, dy, dyOff + b, dx, dxOff + b, i, m, add);
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            FloatVector t = v.mul(v);
+            t = t.blend(DGELU_T_MAX, t.compare(GT, DGELU_T_MAX));
+            FloatVector p = t.fma(DGELU_P5, DGELU_P4).fma(t, V_DGELU_P3).fma(t, V_DGELU_P2).fma(t, V_DGELU_P1).fma(t, V_DGELU_P0);
+            FloatVector q = t.fma(DGELU_Q5, DGELU_Q4).fma(t, V_DGELU_Q3).fma(t, V_DGELU_Q2).fma(t, V_DGELU_Q1).fma(t, ONE);
+            FloatVector g = v.mul(p).div(q).add(0.5f);
+            g = g.blend(1f, v.compare(GT, DGELU_X_MAX)).blend(0f, v.compare(LT, -DGELU_X_MAX));
+            long o = (dxOff + i) * 4;
+            FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + i) * 4, NO);
+            (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
         }
+        gradTail(Activation.GELU, x, xOff + i, dy, dyOff + i, dx, dxOff + i, 0, (int) (n - i), add);
     }
 
-    /** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    /**
+     * 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), in one pass: tanh(u) = u P(u^2) / Q(u^2), degree 4/4 in
+     * u^2 on |u| <= 9 (relative error 2.1e-8 in double; bench/scripts/fit_rational.py), clamped as in {@link #gelu}.
+     */
     static void geluTanh(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
-        MemorySegment e = SCRATCH.get();
-        for (long b = 0; b < n; b += BLOCK) {
-            int m = (int) Math.min(BLOCK, n - b), i = 0;
-            tanhExp(x, xOff + b, e, m, true);
-            for (; i <= m - L; i += L) {
-                FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
-                FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
-                FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
-                v.mul(0.5f).mul(th.add(1f)).intoMemorySegment(y, (yOff + b + i) * 4, NO);
-            }
-            for (; i < m; i++) y.setAtIndex(F, yOff + b + i, (float) MathRef.act(Activation.GELU_TANH, x.getAtIndex(F, xOff + b + i)));
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            FloatVector u = v.mul(v).fma(GELU_C * SQRT_2_OVER_PI, SQRT_2_OVER_PI).mul(v);
+            FloatVector t = u.mul(u);
+            t = t.blend(TANH_T_MAX, t.compare(GT, TANH_T_MAX));
+            FloatVector p = t.fma(TANH_P4, TANH_P3).fma(t, V_TANH_P2).fma(t, V_TANH_P1).fma(t, V_TANH_P0);
+            FloatVector q = t.fma(TANH_Q4, TANH_Q3).fma(t, V_TANH_Q2).fma(t, V_TANH_Q1).fma(t, ONE);
+            FloatVector th = u.mul(p).div(q);
+            th = th.blend(1f, th.compare(GT, 1f)).blend(-1f, th.compare(LT, -1f));
+            FloatVector half = v.mul(0.5f);
+            th.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
         }
+        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU_TANH, x.getAtIndex(F, xOff + i)));
     }
 
     static void geluTanhGrad(MemorySegment x, long xOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, long n, boolean add) {
@@ -234,10 +250,15 @@ final class SimdMath {
             for (; i <= m - L; i += L) {
                 FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + b + i) * 4, NO);
                 FloatVector ev = FloatVector.fromMemorySegment(S, e, (long) i * 4, NO);
-                FloatVector th = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(ev.add(1f)));
+                // g = (1 + th) / 2 + x / 2 (1 - th^2) du = (1 + th) (1/2 + x/2 (1 - th) du), with 1 + th = 2e / (e + 1) and
+                // 1 - th = 2 / (e + 1) from e = e^{2u}: no cancellation where th rounds to -1 (x below -5).
+                FloatVector oneMinus = FloatVector.broadcast(S, 2f).div(ev.add(1f));
+                FloatVector onePlus = ev.mul(oneMinus);
                 FloatVector du = v.mul(v).mul(3 * GELU_C * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI);
-                FloatVector sech2 = th.mul(th).neg().add(1f);
-                FloatVector g = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(sech2).mul(du));
+                FloatVector g = onePlus.mul(v.mul(0.5f).mul(oneMinus).fma(du, HALF));
+                // Past |x| = 9 it is 1 or 0 in float; there 2u passes expShift's clamps, and x du outgrows 1 - th (or
+                // overflows against 1 + th = 0).
+                g = g.blend(1f, v.compare(GT, 9f)).blend(0f, v.compare(LT, -9f));
                 long o = (dxOff + b + i) * 4;
                 FloatVector gy = FloatVector.fromMemorySegment(S, dy, (dyOff + b + i) * 4, NO);
                 (add ? g.fma(gy, FloatVector.fromMemorySegment(S, dx, o, NO)) : g.mul(gy)).intoMemorySegment(dx, o, NO);
