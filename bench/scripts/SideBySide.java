@@ -16,7 +16,8 @@ import java.util.List;
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
  *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | eval (its
- *             forward on an inference tape) | infer:FILE (batch 1)
+ *             forward on an inference tape) | infer:FILE (batch 1) | row:KERNEL (copy, layernorm, softmax, gelu,
+ *             gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved per operation)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
  * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
@@ -89,6 +90,34 @@ public class SideBySide {
                     MemorySegment.class, long.class, float[].class, MemorySegment.class, long.class, drop, MemorySegment.class, long.class,
                     MemorySegment.class, long.class);
             return () -> invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
+        }
+        if (w.startsWith("row:")) {
+            int rows = 16384, cols = 768;
+            long n = (long) rows * cols;
+            MemorySegment x = random(arena, n, rnd), y = arena.allocate(4 * n, 64), g = random(arena, cols, rnd), b = random(arena, cols, rnd);
+            MemorySegment mean = arena.allocate(4L * rows, 64), rstd = arena.allocate(4L * rows, 64);
+            Class<?> act = l.loadClass("dev.tessera.engine.kernels.Activation");
+            Method activation = kernels.getMethod("activation", act, MemorySegment.class, long.class, MemorySegment.class, long.class, long.class);
+            return switch (w.substring(4)) {
+                case "copy" -> {
+                    Method copy = kernels.getMethod("copy", MemorySegment.class, long.class, MemorySegment.class, long.class, long.class);
+                    yield () -> invoke(copy, k, x, 0L, y, 0L, n);
+                }
+                case "layernorm" -> {
+                    Method ln = kernels.getMethod("layerNorm", MemorySegment.class, long.class, MemorySegment.class, long.class, MemorySegment.class, long.class,
+                            MemorySegment.class, long.class, MemorySegment.class, long.class, MemorySegment.class, long.class, int.class, int.class, float.class);
+                    yield () -> invoke(ln, k, x, 0L, g, 0L, b, 0L, y, 0L, mean, 0L, rstd, 0L, rows, cols, 1e-6f);
+                }
+                case "softmax" -> {
+                    Method sm = kernels.getMethod("softmax", MemorySegment.class, long.class, MemorySegment.class, long.class, int.class, int.class);
+                    yield () -> invoke(sm, k, x, 0L, y, 0L, rows, cols);
+                }
+                case "gelu", "gelu_tanh" -> {
+                    Object a = act.getField(w.substring(4).toUpperCase()).get(null);
+                    yield () -> invoke(activation, k, a, x, 0L, y, 0L, n);
+                }
+                default -> throw new IllegalArgumentException("unknown row kernel " + w);
+            };
         }
         if (w.equals("train") || w.equals("eval") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");

@@ -37,26 +37,33 @@ class RowKernelsTest {
         }
     }
 
+    /** Huge logits, then a fully masked row, then an ordinary one: each row's max is its own (the next one's is taken ahead). */
     @Example
     void softmaxIsStableForHugeLogitsAndFullyMaskedRows() {
         try (Arena arena = Arena.ofShared()) {
             int c = LANES + 3;
-            MemorySegment x = random(arena, 2L * c, 1), y = random(arena, 2L * c, 2);
+            MemorySegment x = random(arena, 3L * c, 1), y = random(arena, 3L * c, 2);
             for (int j = 0; j < c; j++) {
                 x.setAtIndex(ValueLayout.JAVA_FLOAT, j, 1e30f + j * 1e24f);
                 x.setAtIndex(ValueLayout.JAVA_FLOAT, c + j, Float.NEGATIVE_INFINITY);
             }
-            FAST.softmax(x, 0, y, 0, 2, c);
-            for (int j = 0; j < 2 * c; j++) {
+            FAST.softmax(x, 0, y, 0, 3, c);
+            float[] sums = new float[3];
+            for (int j = 0; j < 3 * c; j++) {
                 float v = y.getAtIndex(ValueLayout.JAVA_FLOAT, j);
                 if (!Float.isFinite(v)) throw new AssertionError("softmax produced " + v + " at " + j);
+                sums[j / c] += v;
+            }
+            if (Math.abs(sums[0] - 1) > 1e-5 || sums[1] != 0 || Math.abs(sums[2] - 1) > 1e-5) {
+                throw new AssertionError("row sums " + java.util.Arrays.toString(sums) + ", expected 1, 0 (masked), 1");
             }
         }
     }
 
     /**
-     * Two logits far above the rest, anywhere in the row: only a correct row max keeps them apart (0.731 and 0.269). A
-     * max that missed them would have both exponentials clamp at e^88 and split the mass evenly.
+     * Two logits far above the rest, anywhere in the middle one of three rows: only a correct row max keeps them apart
+     * (0.731 and 0.269). A max that missed them would have both exponentials clamp at e^88 and split the mass evenly.
+     * The middle row's max is taken while the first row is exponentiated, so this checks the look-ahead too.
      */
     @Property
     void softmaxFindsTheMaxAnywhereInTheRow(@ForAll("cols") int c, @ForAll @net.jqwik.api.constraints.IntRange(min = 0, max = 10_000) int pi,
@@ -64,20 +71,21 @@ class RowKernelsTest {
         Assume.that(c >= 3);
         int p = pi % c, q = (p + 1 + qi % (c - 1)) % c;
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = random(arena, c, 1), y = random(arena, c, 2);
-            x.setAtIndex(ValueLayout.JAVA_FLOAT, p, 200f);
-            x.setAtIndex(ValueLayout.JAVA_FLOAT, q, 199f);
-            FAST.softmax(x, 0, y, 0, 1, c);
-            float yp = y.getAtIndex(ValueLayout.JAVA_FLOAT, p), yq = y.getAtIndex(ValueLayout.JAVA_FLOAT, q);
+            MemorySegment x = random(arena, 3L * c, 1), y = random(arena, 3L * c, 2);
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, c + p, 200f);
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, c + q, 199f);
+            FAST.softmax(x, 0, y, 0, 3, c);
+            float yp = y.getAtIndex(ValueLayout.JAVA_FLOAT, c + p), yq = y.getAtIndex(ValueLayout.JAVA_FLOAT, c + q);
             if (Math.abs(yp - 0.7310586f) > 1e-5f || Math.abs(yq - 0.2689414f) > 1e-5f) {
                 throw new AssertionError("cols " + c + ": softmax gave " + yp + " at " + p + " and " + yq + " at " + q);
             }
             if (nan) {
-                // A NaN anywhere makes the whole row NaN, as in the reference.
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, (p + q) % c == p ? q : (p + q) % c, Float.NaN);
-                FAST.softmax(x, 0, y, 0, 1, c);
-                for (int j = 0; j < c; j++) {
-                    if (!Float.isNaN(y.getAtIndex(ValueLayout.JAVA_FLOAT, j))) throw new AssertionError("cols " + c + ": a NaN logit gave " + y.getAtIndex(ValueLayout.JAVA_FLOAT, j) + " at " + j);
+                // A NaN anywhere makes the whole row NaN, as in the reference, and only that row.
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, c + ((p + q) % c == p ? q : (p + q) % c), Float.NaN);
+                FAST.softmax(x, 0, y, 0, 3, c);
+                for (int j = 0; j < 3 * c; j++) {
+                    float v = y.getAtIndex(ValueLayout.JAVA_FLOAT, j);
+                    if (Float.isNaN(v) != (j / c == 1)) throw new AssertionError("cols " + c + ": a NaN logit in row 1 gave " + v + " at " + j);
                 }
             }
         }

@@ -127,24 +127,28 @@ public final class SimdKernels extends ScalarKernels {
         rowChunks(rows, cols, (f, t) -> softmaxSerial(x, xOff + f * cols, y, yOff + f * cols, (int) (t - f), cols), x, y);
     }
 
+    /** The next row's max is taken during this row's exponentials (see SimdMath.expShift), the first row's on its own. */
     private void softmaxSerial(MemorySegment x, long xOff, MemorySegment y, long yOff, int rows, int cols) {
-        float[] lanes = new float[L];
-        for (int r = 0; r < rows; r++) softmaxRow(x, xOff + (long) r * cols, y, yOff + (long) r * cols, cols, lanes);
-    }
-
-    static void softmaxRow(MemorySegment x, long xr, MemorySegment y, long yr, int cols, float[] lanes) {
-        int j;
-        float max = max(x, xr, cols, lanes);
-        if (max == Float.NEGATIVE_INFINITY || Float.isNaN(max)) {
-            // All masked: zeros. A NaN: NaN everywhere, as through the sum whenever a finite max exists.
-            float fill = 0f;
-            for (j = 0; j < cols; j++) if (Float.isNaN(x.getAtIndex(F, xr + j))) fill = Float.NaN;
-            for (j = 0; j < cols; j++) y.setAtIndex(F, yr + j, fill);
-            return;
+        float[] lanes = new float[L], nextMax = new float[1];
+        float max = rows > 0 ? max(x, xOff, cols, lanes) : 0f;
+        for (int r = 0; r < rows; r++) {
+            long xr = xOff + (long) r * cols, yr = yOff + (long) r * cols;
+            // The last row takes its own max again (from L1) and drops it: one loop shape for every row.
+            long xn = r + 1 < rows ? xr + cols : xr;
+            if (max == Float.NEGATIVE_INFINITY || Float.isNaN(max)) {
+                // All masked: zeros. A NaN: NaN everywhere, as through the sum whenever a finite max exists.
+                float fill = 0f;
+                for (int j = 0; j < cols; j++) if (Float.isNaN(x.getAtIndex(F, xr + j))) fill = Float.NaN;
+                for (int j = 0; j < cols; j++) y.setAtIndex(F, yr + j, fill);
+                max = max(x, xn, cols, lanes);
+                continue;
+            }
+            float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, lanes, xn, nextMax);
+            int j = 0;
+            for (; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO);
+            for (; j < cols; j++) y.setAtIndex(F, yr + j, y.getAtIndex(F, yr + j) * inv);
+            max = nextMax[0];
         }
-        float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, lanes);
-        for (j = 0; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO);
-        for (; j < cols; j++) y.setAtIndex(F, yr + j, y.getAtIndex(F, yr + j) * inv);
     }
 
     @Override

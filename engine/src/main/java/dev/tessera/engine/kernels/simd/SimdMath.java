@@ -99,9 +99,24 @@ final class SimdMath {
      * spill into (the caller's, allocated once), else 0.
      */
     static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, float[] lanes) {
-        FloatVector vsum = FloatVector.zero(S);
+        return expShift(src, srcOff, dst, dstOff, n, shift, lanes, srcOff, null);
+    }
+
+    /**
+     * {@link #expShift}, and, when nextMax is given (with lanes), the largest of the n floats at src[nextOff..] into
+     * nextMax[0] on the way, NaNs passed over as SimdKernels.max does: a softmax's next row, whose loads from memory
+     * then overlap this row's arithmetic instead of waiting for it to finish.
+     */
+    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, float[] lanes,
+                          long nextOff, float[] nextMax) {
+        boolean ahead = nextMax != null;
+        FloatVector vsum = FloatVector.zero(S), vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         long i = 0;
         for (; i <= n - L; i += L) {
+            if (ahead) {
+                FloatVector v = FloatVector.fromMemorySegment(S, src, (nextOff + i) * 4, NO);
+                vmax = v.blend(vmax, v.compare(GT, vmax).not());
+            }
             FloatVector x = FloatVector.fromMemorySegment(S, src, (srcOff + i) * 4, NO).sub(shift);
             // Clamped with compare and blend: min/max carry Java's NaN and -0.0 rules, five instructions each in C2's
             // code. A NaN compares false and passes through.
@@ -125,16 +140,22 @@ final class SimdMath {
             e.intoMemorySegment(dst, (dstOff + i) * 4, NO);
             vsum = e.add(vsum);
         }
-        float s = 0f;
+        float s = 0f, mx = Float.NEGATIVE_INFINITY;
         if (lanes != null) {
             vsum.intoArray(lanes, 0);
             s = sum(lanes);
+            if (ahead) {
+                vmax.intoArray(lanes, 0);
+                for (float v : lanes) mx = Math.max(mx, v);
+            }
         }
         for (; i < n; i++) {
+            if (ahead) mx = Math.max(mx, src.getAtIndex(F, nextOff + i));
             float e = (float) Math.exp(src.getAtIndex(F, srcOff + i) - shift);
             dst.setAtIndex(F, dstOff + i, e);
             s += e;
         }
+        if (ahead) nextMax[0] = mx;
         return lanes != null ? s : 0f;
     }
 
