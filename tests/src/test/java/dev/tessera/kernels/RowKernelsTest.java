@@ -91,6 +91,63 @@ class RowKernelsTest {
         }
     }
 
+    /**
+     * Rows that a one-pass variance gets wrong unless it shifts well or falls back: an offset of 100 with a spread of
+     * 0.1-0.2 (unshifted, E[x^2] - E[x]^2 keeps one digit of the variance; any float mean is off by up to half an ulp of
+     * 100, 4e-5 of the spread), a first vector far from the rest, a constant row, one huge outlier at the end. Against
+     * statistics in double.
+     */
+    @Property
+    void layerNormOnHardRows(@ForAll("cols") int c) {
+        try (Arena arena = Arena.ofShared()) {
+            int r = 5;
+            long n = (long) r * c;
+            MemorySegment x = random(arena, n, 21);
+            java.util.Random rnd = new java.util.Random(c);
+            for (int j = 0; j < c; j++) {
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, j, 100f + (j % 2 == 0 ? 0.1f : -0.1f) * (1 + rnd.nextFloat()));
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, c + j, j < LANES ? 1e4f : (float) rnd.nextGaussian());
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, 2L * c + j, 3.25f);
+                if (j == c - 1) x.setAtIndex(ValueLayout.JAVA_FLOAT, 3L * c + j, 5e4f);
+            }
+            MemorySegment y = random(arena, n, 0), m = random(arena, r, 0), s = random(arena, r, 0);
+            FAST.layerNorm(x, 0, null, 0, null, 0, y, 0, m, 0, s, 0, r, c, 1e-6f);
+            float[] yRef = new float[(int) n], mRef = new float[r], sRef = new float[r];
+            for (int i = 0; i < r; i++) {
+                double mu = 0, var = 0;
+                for (int j = 0; j < c; j++) mu += x.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + j);
+                mu /= c;
+                for (int j = 0; j < c; j++) var += Math.pow(x.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + j) - mu, 2);
+                double rs = 1 / Math.sqrt(var / c + 1e-6f);
+                mRef[i] = (float) mu;
+                sRef[i] = (float) rs;
+                for (int j = 0; j < c; j++) yRef[i * c + j] = (float) ((x.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * c + j) - mu) * rs);
+            }
+            assertClose("layerNorm on hard rows, cols " + c, yRef, floats(y, 0, n), 2e-4, 1e-4);
+            assertClose("mean on hard rows", mRef, floats(m, 0, r), 1e-5, 1e-5);
+            assertClose("rstd on hard rows", sRef, floats(s, 0, r), 1e-4, 1e-4);
+        }
+    }
+
+    /** A row's result is the same bits whether it is first in a call (a thread's chunk) or follows other rows. */
+    @Property
+    void layerNormRowsDoNotDependOnTheirNeighbours(@ForAll("rows") int r, @ForAll("cols") int c) {
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment x = random(arena, n, 31), y = random(arena, n, 0), m = random(arena, r, 0), s = random(arena, r, 0);
+            MemorySegment y1 = random(arena, c, 0), m1 = random(arena, 1, 0), s1 = random(arena, 1, 0);
+            FAST.layerNorm(x, 0, null, 0, null, 0, y, 0, m, 0, s, 0, r, c, 1e-6f);
+            for (int i = 0; i < r; i++) {
+                FAST.layerNorm(x, (long) i * c, null, 0, null, 0, y1, 0, m1, 0, s1, 0, 1, c, 1e-6f);
+                if (!java.util.Arrays.equals(floats(y, (long) i * c, c), floats(y1, 0, c))
+                        || Float.floatToIntBits(m.getAtIndex(ValueLayout.JAVA_FLOAT, i)) != Float.floatToIntBits(m1.getAtIndex(ValueLayout.JAVA_FLOAT, 0))
+                        || Float.floatToIntBits(s.getAtIndex(ValueLayout.JAVA_FLOAT, i)) != Float.floatToIntBits(s1.getAtIndex(ValueLayout.JAVA_FLOAT, 0))) {
+                    throw new AssertionError("row " + i + " of " + r + " (cols " + c + ") differs from the same row on its own");
+                }
+            }
+        }
+    }
+
     @Property
     void layerNormForwardBackward(@ForAll("rows") int r, @ForAll("cols") int c, @ForAll boolean affine) {
         try (Arena arena = Arena.ofShared()) {

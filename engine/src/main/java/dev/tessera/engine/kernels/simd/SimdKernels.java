@@ -234,42 +234,125 @@ public final class SimdKernels extends ScalarKernels {
                 mean, meanOff + f, rstd, rstdOff + f, (int) (t - f), cols, eps), x, gamma, beta, y, mean, rstd);
     }
 
+    /**
+     * One pass for the output. A row's statistics must be complete before its output can start, so the next row's are
+     * gathered during this row's output pass: its loads from memory overlap the arithmetic instead of waiting behind
+     * it, and no separate pass (with its reduction latency) stands between rows. They are one-pass sums shifted by an
+     * estimate of the row's mean ({@link #statsShift}); where the estimate was poor (cancellation could cost digits),
+     * the row falls back to the two-pass mean and centred squares. Every row's statistics come from the same
+     * operations in the same order, first in its chunk or not, so a row's result does not depend on where a chunk starts.
+     */
     private void layerNormSerial(MemorySegment x, long xOff, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                           MemorySegment y, long yOff, MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
                           int rows, int cols, float eps) {
-        float[] lanes = new float[L];
+        float[] lanes = new float[L], stats = new float[2];
+        if (rows > 0) rowStats(x, xOff, cols, lanes, stats);
         for (int r = 0; r < rows; r++) {
             long xr = xOff + (long) r * cols, yr = yOff + (long) r * cols;
-            float mu = sum(x, xr, cols, lanes) / cols;
-            FloatVector acc = FloatVector.zero(S);
+            float mu = stats[0], rs = (float) (1 / Math.sqrt(stats[1] + eps));
+            // The last row gathers its own statistics again (from L1) and drops them: one loop shape for every row.
+            long xn = r + 1 < rows ? xr + cols : xr;
+            float c = statsShift(x, xn, cols, lanes);
+            FloatVector s1 = FloatVector.zero(S), s2 = s1;
             int j = 0;
-            for (; j <= cols - L; j += L) {
-                FloatVector d = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu);
-                acc = d.fma(d, acc);
-            }
-            acc.intoArray(lanes, 0);
-            float var = SimdMath.sum(lanes);
-            for (; j < cols; j++) {
-                float d = x.getAtIndex(F, xr + j) - mu;
-                var += d * d;
-            }
-            float rs = (float) (1 / Math.sqrt(var / cols + eps));
-            j = 0;
             for (; j <= cols - L; j += L) {
                 FloatVector v = FloatVector.fromMemorySegment(S, x, (xr + j) * 4, NO).sub(mu).mul(rs);
                 if (gamma != null) v = v.mul(FloatVector.fromMemorySegment(S, gamma, (gOff + j) * 4, NO));
                 if (beta != null) v = v.add(FloatVector.fromMemorySegment(S, beta, (bOff + j) * 4, NO));
                 v.intoMemorySegment(y, (yr + j) * 4, NO);
+                FloatVector d = FloatVector.fromMemorySegment(S, x, (xn + j) * 4, NO).sub(c);
+                s1 = d.add(s1);
+                s2 = d.fma(d, s2);
             }
-            for (; j < cols; j++) {
-                float v = (x.getAtIndex(F, xr + j) - mu) * rs;
-                if (gamma != null) v *= gamma.getAtIndex(F, gOff + j);
-                if (beta != null) v += beta.getAtIndex(F, bOff + j);
-                y.setAtIndex(F, yr + j, v);
+            for (int k = j; k < cols; k++) {
+                float v = (x.getAtIndex(F, xr + k) - mu) * rs;
+                if (gamma != null) v *= gamma.getAtIndex(F, gOff + k);
+                if (beta != null) v += beta.getAtIndex(F, bOff + k);
+                y.setAtIndex(F, yr + k, v);
             }
             mean.setAtIndex(F, meanOff + r, mu);
             rstd.setAtIndex(F, rstdOff + r, rs);
+            s1.intoArray(lanes, 0);
+            float sum1 = SimdMath.sum(lanes);
+            s2.intoArray(lanes, 0);
+            finishStats(x, xn, cols, j, c, sum1, SimdMath.sum(lanes), lanes, stats);
         }
+    }
+
+    /** A row's mean and variance into stats, on their own: the first row of a chunk. The same steps as the fused pass. */
+    private static void rowStats(MemorySegment x, long off, int n, float[] lanes, float[] stats) {
+        float c = statsShift(x, off, n, lanes);
+        FloatVector s1 = FloatVector.zero(S), s2 = s1;
+        int j = 0;
+        for (; j <= n - L; j += L) {
+            FloatVector d = FloatVector.fromMemorySegment(S, x, (off + j) * 4, NO).sub(c);
+            s1 = d.add(s1);
+            s2 = d.fma(d, s2);
+        }
+        s1.intoArray(lanes, 0);
+        float sum1 = SimdMath.sum(lanes);
+        s2.intoArray(lanes, 0);
+        finishStats(x, off, n, j, c, sum1, SimdMath.sum(lanes), lanes, stats);
+    }
+
+    /** The shift for a row's one-pass sums: the mean of its first vector (of all of it when shorter). */
+    private static float statsShift(MemorySegment x, long off, int n, float[] lanes) {
+        if (n >= L) {
+            FloatVector.fromMemorySegment(S, x, off * 4, NO).intoArray(lanes, 0);
+            return SimdMath.sum(lanes) / L;
+        }
+        float s = 0f;
+        for (int j = 0; j < n; j++) s += x.getAtIndex(F, off + j);
+        return s / n;
+    }
+
+    /**
+     * Mean and variance into stats from the sums of d = x - c and d^2 over a row's first j floats (its whole vectors),
+     * plus the tail. With m = mean(d), var = mean(d^2) - m^2 loses about log2(1 + m^2 / var) bits, and m^2 / var stays
+     * below n / L as c comes from the row itself; still, past m^2 = 4 var (c more than two standard deviations off) and
+     * where var is not positive (a constant row, rounding, infinities, NaNs) the row takes the exact two passes.
+     */
+    private static void finishStats(MemorySegment x, long off, int n, int j, float c, float sum1, float sum2, float[] lanes, float[] stats) {
+        for (; j < n; j++) {
+            float d = x.getAtIndex(F, off + j) - c;
+            sum1 += d;
+            sum2 += d * d;
+        }
+        float m = sum1 / n, var = sum2 / n - m * m;
+        if (var > 0 && m * m <= 4 * var) {
+            stats[0] = c + m;
+            stats[1] = var;
+        } else {
+            float mu = sum(x, off, n, lanes) / n;
+            stats[0] = mu;
+            stats[1] = centredSquares(x, off, n, mu, lanes) / n;
+        }
+    }
+
+    /** Sum of (x - mu)^2 over n floats, in four chains: one chain waited on the FMA latency, 4 cycles a vector. */
+    private static float centredSquares(MemorySegment x, long off, int n, float mu, float[] lanes) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int j = 0;
+        for (; j <= n - 4 * L; j += 4 * L) {
+            long o = (off + j) * 4;
+            FloatVector d0 = FloatVector.fromMemorySegment(S, x, o, NO).sub(mu), d1 = FloatVector.fromMemorySegment(S, x, o + 4L * L, NO).sub(mu);
+            FloatVector d2 = FloatVector.fromMemorySegment(S, x, o + 8L * L, NO).sub(mu), d3 = FloatVector.fromMemorySegment(S, x, o + 12L * L, NO).sub(mu);
+            a0 = d0.fma(d0, a0);
+            a1 = d1.fma(d1, a1);
+            a2 = d2.fma(d2, a2);
+            a3 = d3.fma(d3, a3);
+        }
+        for (; j <= n - L; j += L) {
+            FloatVector d = FloatVector.fromMemorySegment(S, x, (off + j) * 4, NO).sub(mu);
+            a0 = d.fma(d, a0);
+        }
+        a0.add(a1).add(a2.add(a3)).intoArray(lanes, 0);
+        float s = SimdMath.sum(lanes);
+        for (; j < n; j++) {
+            float d = x.getAtIndex(F, off + j) - mu;
+            s += d * d;
+        }
+        return s;
     }
 
     @Override
