@@ -1,6 +1,5 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.ABS;
 import static jdk.incubator.vector.VectorOperators.GT;
 import static jdk.incubator.vector.VectorOperators.LT;
 import static jdk.incubator.vector.VectorOperators.LSHL;
