@@ -11,7 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,9 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       lanes, broadcasting P^T's or dS^T's entries against the block's rows of dO or Q.</li>
  * </ul>
  * Q and K (and dO and V for the backward pass) are transposed once per head, O^T and dQ^T back once per query block,
- * through heap arrays and gathers. Memory per head is O(N d). The backward pass recomputes P from the forward's
- * log-sum-exp (FlashAttention-2). An additive mask is transposed once per call and added to the score tiles. The
- * row-oriented {@link FusedAttention} remains the path for attention dropout.
+ * through heap arrays in L x L register blocks ({@link SimdTranspose}). Memory per head is O(N d). The backward pass
+ * recomputes P from the forward's log-sum-exp (FlashAttention-2). An additive mask is transposed once per call and
+ * added to the score tiles. The row-oriented {@link FusedAttention} remains the path for attention dropout.
  */
 final class QueryLaneAttention {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -39,7 +38,7 @@ final class QueryLaneAttention {
     private static final int MR = 8;
     /** Keys per tile: S^T[BC x W] stays in L1 (8 KiB at 512 bits). 32 and 128 were slower here (N = 197 and 1024). */
     private static final int BC = 8 * MR;
-    /** Gather offsets 0, W, 2W, ...: one column of O^T's rows. */
+    /** Offsets 0, W, 2W, ...: L rows of a transposed block, for the gathers of widths other than 16 lanes. */
     private static final int[] BLOCK_STRIDE = java.util.stream.IntStream.range(0, L).map(i -> i * W).toArray();
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -48,6 +47,8 @@ final class QueryLaneAttention {
     private static final class Scratch {
         MemorySegment seg = MemorySegment.NULL;
         float[] rows = new float[0], cols = new float[0];
+        /** One L x L block on its way through {@link SimdTranspose}. */
+        final float[] block = new float[L * L];
 
         /** The caller's transposed mask, read by every worker of one call. */
         MemorySegment maskT = MemorySegment.NULL;
@@ -317,47 +318,59 @@ final class QueryLaneAttention {
         for (int r = 0; r < MR; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
     }
 
-    /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], gathered from a heap copy. */
+    /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], turned in L x L blocks from a heap copy. */
     private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room, boolean add) {
-        float[] xt = room.cols(d * W);
+        float[] xt = room.cols(d * W), blk = room.block;
         MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
+        int whole = d - d % L;
+        for (int i0 = 0; i0 < rows; i0 += L) {
+            int is = Math.min(L, rows - i0);
+            for (int t0 = 0; t0 < whole; t0 += L) {
+                SimdTranspose.block(xt, t0 * W + i0, W, BLOCK_STRIDE, blk);
+                for (int i = 0; i < is; i++) {
+                    long at = (dstOff + (i0 + i) * sN + t0) * 4;
+                    FloatVector x = FloatVector.fromArray(S, blk, i * L).mul(f);
+                    (add ? x.add(FloatVector.fromMemorySegment(S, dst, at, NO)) : x).intoMemorySegment(dst, at, NO);
+                }
+            }
+        }
         for (int i = 0; i < rows; i++) {
             long row = dstOff + i * sN;
-            int t = 0;
-            for (; t <= d - L; t += L) {
-                FloatVector x = FloatVector.fromArray(S, xt, t * W + i, BLOCK_STRIDE, 0).mul(f);
-                (add ? x.add(FloatVector.fromMemorySegment(S, dst, (row + t) * 4, NO)) : x).intoMemorySegment(dst, (row + t) * 4, NO);
-            }
-            for (; t < d; t++) dst.setAtIndex(F, row + t, (add ? dst.getAtIndex(F, row + t) : 0f) + f * xt[t * W + i]);
+            for (int t = whole; t < d; t++) dst.setAtIndex(F, row + t, (add ? dst.getAtIndex(F, row + t) : 0f) + f * xt[t * W + i]);
         }
     }
 
     /**
      * dst[d x ld] = scale * X^T for one head's n rows (sN apart); columns n..ld zeroed. The rows are copied to a heap
-     * array in bulk and read back transposed by gathers (L rows at a time, stride d), there being no gather from a
-     * segment; element by element this was 10-17% of the forward pass. The copy is padded with zero rows to whole
-     * gathers, so the last columns and the padding come out of the same vector stores (they were element by element:
-     * 14 of every 64 columns at N = 50).
+     * array in bulk, padded with zero rows to whole blocks (so the last columns and the padding come out of the same
+     * vector stores), and turned in L x L blocks in registers ({@link SimdTranspose}); head-dim columns past the last
+     * whole block are gathered.
      */
     private static void transpose(MemorySegment x, long base, long sN, int n, int d, float scale, MemorySegment w, long dst, int ld, Scratch room) {
-        int nv = roundUp(n, L), end = Math.min(nv, ld);
-        float[] rows = room.rows(nv * d);
+        int nv = roundUp(n, L), end = Math.min(nv, ld), whole = d - d % L;
+        float[] rows = room.rows(nv * d), blk = room.block;
         int[] stride = room.stride(d);
         for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);
         java.util.Arrays.fill(rows, n * d, nv * d, 0f);
         int j0 = 0;
-        for (; j0 + L <= end; j0 += L) {
-            for (int t = 0; t < d; t++) {
-                FloatVector.fromArray(S, rows, j0 * d + t, stride, 0).mul(scale).intoMemorySegment(w, (dst + (long) t * ld + j0) * 4, NO);
+        for (; j0 < end; j0 += L) {
+            // ld is not always a whole number of vectors: then the last one stores only its columns below ld.
+            boolean all = j0 + L <= ld;
+            for (int t0 = 0; t0 < whole; t0 += L) {
+                SimdTranspose.block(rows, j0 * d + t0, d, stride, blk);
+                for (int t = 0; t < L; t++) {
+                    FloatVector v = FloatVector.fromArray(S, blk, t * L).mul(scale);
+                    long at = (dst + (long) (t0 + t) * ld + j0) * 4;
+                    if (all) v.intoMemorySegment(w, at, NO);
+                    else v.intoMemorySegment(w, at, NO, S.indexInRange(j0, ld));
+                }
             }
-        }
-        if (j0 < end) {
-            // ld is not a whole number of vectors: the last one stores only its columns below ld.
-            VectorMask<Float> inside = S.indexInRange(j0, ld);
-            for (int t = 0; t < d; t++) {
-                FloatVector.fromArray(S, rows, j0 * d + t, stride, 0).mul(scale).intoMemorySegment(w, (dst + (long) t * ld + j0) * 4, NO, inside);
+            for (int t = whole; t < d; t++) {
+                FloatVector v = FloatVector.fromArray(S, rows, j0 * d + t, stride, 0).mul(scale);
+                long at = (dst + (long) t * ld + j0) * 4;
+                if (all) v.intoMemorySegment(w, at, NO);
+                else v.intoMemorySegment(w, at, NO, S.indexInRange(j0, ld));
             }
-            j0 += L;
         }
         if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
     }
@@ -487,19 +500,31 @@ final class QueryLaneAttention {
         }
     }
 
-    /** O rows = O^T's columns / sum (gathered from a heap copy of O^T), and lse = max + log(sum), for the block's first {@code rows} queries. */
+    /** O rows = O^T's columns / sum (turned in blocks from a heap copy of O^T), and lse = max + log(sum), for the block's first {@code rows} queries. */
     private static void finish(MemorySegment w, Layout lay, int rows, MemorySegment o, long orow, long oN,
                                MemorySegment lse, long lseRow, Scratch room) {
-        int d = lay.d();
-        float[] ot = room.cols(d * W);
+        int d = lay.d(), whole = d - d % L;
+        float[] ot = room.cols(d * W), blk = room.block;
         MemorySegment.copy(w, F, lay.oT() * 4, ot, 0, d * W);
+        // O^T's columns become O's rows in L x L blocks: blk[q * L + t] = O^T[t0 + t][q0 + q].
+        for (int q0 = 0; q0 < rows; q0 += L) {
+            int qs = Math.min(L, rows - q0);
+            for (int t0 = 0; t0 < whole; t0 += L) {
+                SimdTranspose.block(ot, t0 * W + q0, W, BLOCK_STRIDE, blk);
+                for (int q = 0; q < qs; q++) {
+                    float inv = inverse(w.getAtIndex(F, lay.sum() + q0 + q));
+                    FloatVector.fromArray(S, blk, q * L).mul(inv).intoMemorySegment(o, (orow + (q0 + q) * oN + t0) * 4, NO);
+                }
+            }
+        }
         for (int q = 0; q < rows; q++) {
-            float l = w.getAtIndex(F, lay.sum() + q), inv = l > 0 ? 1f / l : 0f;
+            float l = w.getAtIndex(F, lay.sum() + q), inv = inverse(l);
             long dst = orow + q * oN;
-            int t = 0;
-            for (; t <= d - L; t += L) FloatVector.fromArray(S, ot, t * W + q, BLOCK_STRIDE, 0).mul(inv).intoMemorySegment(o, (dst + t) * 4, NO);
-            for (; t < d; t++) o.setAtIndex(F, dst + t, inv * ot[t * W + q]);
+            for (int t = whole; t < d; t++) o.setAtIndex(F, dst + t, inv * ot[t * W + q]);
             lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, lay.max() + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
         }
     }
+
+    /** 1 / a softmax row's sum; 0 for a row with nothing to attend to (every key masked). */
+    private static float inverse(float sum) { return sum > 0 ? 1f / sum : 0f; }
 }
