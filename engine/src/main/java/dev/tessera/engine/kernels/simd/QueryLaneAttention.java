@@ -336,7 +336,10 @@ final class QueryLaneAttention {
         }
         for (int i = 0; i < rows; i++) {
             long row = dstOff + i * sN;
-            for (int t = whole; t < d; t++) dst.setAtIndex(F, row + t, (add ? dst.getAtIndex(F, row + t) : 0f) + f * xt[t * W + i]);
+            for (int t = whole; t < d; t++) {
+                float x = f * xt[t * W + i];
+                dst.setAtIndex(F, row + t, add ? dst.getAtIndex(F, row + t) + x : x);
+            }
         }
     }
 
@@ -500,31 +503,29 @@ final class QueryLaneAttention {
         }
     }
 
-    /** O rows = O^T's columns / sum (turned in blocks from a heap copy of O^T), and lse = max + log(sum), for the block's first {@code rows} queries. */
+    /**
+     * O rows = O^T's columns / sum, and lse = max + log(sum), for the block's first {@code rows} queries. The sums become
+     * their inverses in place (the next block refills them), which scale O^T lane-wise before it is turned into rows.
+     */
     private static void finish(MemorySegment w, Layout lay, int rows, MemorySegment o, long orow, long oN,
                                MemorySegment lse, long lseRow, Scratch room) {
-        int d = lay.d(), whole = d - d % L;
-        float[] ot = room.cols(d * W), blk = room.block;
-        MemorySegment.copy(w, F, lay.oT() * 4, ot, 0, d * W);
-        // O^T's columns become O's rows in L x L blocks: blk[q * L + t] = O^T[t0 + t][q0 + q].
-        for (int q0 = 0; q0 < rows; q0 += L) {
-            int qs = Math.min(L, rows - q0);
-            for (int t0 = 0; t0 < whole; t0 += L) {
-                SimdTranspose.block(ot, t0 * W + q0, W, BLOCK_STRIDE, blk);
-                for (int q = 0; q < qs; q++) {
-                    float inv = inverse(w.getAtIndex(F, lay.sum() + q0 + q));
-                    FloatVector.fromArray(S, blk, q * L).mul(inv).intoMemorySegment(o, (orow + (q0 + q) * oN + t0) * 4, NO);
-                }
-            }
+        for (int q = 0; q < W; q++) {
+            float l = w.getAtIndex(F, lay.sum() + q);
+            if (q < rows) lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, lay.max() + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
+            // 0 for a query with nothing to attend to (every key masked).
+            w.setAtIndex(F, lay.sum() + q, l > 0 ? 1f / l : 0f);
         }
-        for (int q = 0; q < rows; q++) {
-            float l = w.getAtIndex(F, lay.sum() + q), inv = inverse(l);
-            long dst = orow + q * oN;
-            for (int t = whole; t < d; t++) o.setAtIndex(F, dst + t, inv * ot[t * W + q]);
-            lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, lay.max() + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
-        }
+        scaleRows(w, lay.oT(), lay.d(), lay.sum());
+        addTransposed(w, lay.oT(), rows, lay.d(), 1f, o, orow, oN, room, false);
     }
 
-    /** 1 / a softmax row's sum; 0 for a row with nothing to attend to (every key masked). */
-    private static float inverse(float sum) { return sum > 0 ? 1f / sum : 0f; }
+    /** oT[rows x W] *= f lane-wise, f being one row of W lanes. */
+    private static void scaleRows(MemorySegment w, long oT, int rows, long f) {
+        long vb = L * 4L;
+        FloatVector f0 = FloatVector.fromMemorySegment(S, w, f * 4, NO), f1 = FloatVector.fromMemorySegment(S, w, f * 4 + vb, NO);
+        for (long r = 0, o = oT * 4; r < rows; r++, o += 2 * vb) {
+            FloatVector.fromMemorySegment(S, w, o, NO).mul(f0).intoMemorySegment(w, o, NO);
+            FloatVector.fromMemorySegment(S, w, o + vb, NO).mul(f1).intoMemorySegment(w, o + vb, NO);
+        }
+    }
 }
