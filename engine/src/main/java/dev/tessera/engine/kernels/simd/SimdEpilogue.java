@@ -24,7 +24,15 @@ final class SimdEpilogue {
             long rr = res == null ? 0 : ep.residualOff() + i * ep.ldr() + j0;
             long pr = pre == null ? 0 : ep.preActOff() + i * ep.ldp() + j0;
             long br = ep.biasOff() + j0;
-            // Three passes over a row of the block, all in cache: bias (and the saved pre-activation), the activation,
+            if (ep.act() == Activation.GELU) {
+                SimdMath.gelu(c, cr, bias, br, pre, pr, res, rr, c, cr, cols);
+                continue;
+            }
+            if (ep.act() == Activation.NONE && pre == null) {
+                biasResidual(c, cr, bias, br, res, rr, cols);
+                continue;
+            }
+            // Other activations: three passes over a row of the block, all in cache: bias (and the saved pre-activation), the activation,
             // the residual.
             int j = 0;
             if (bias != null || pre != null) {
@@ -49,6 +57,23 @@ final class SimdEpilogue {
                 }
                 for (; j < cols; j++) c.setAtIndex(F, cr + j, c.getAtIndex(F, cr + j) + res.getAtIndex(F, rr + j));
             }
+        }
+    }
+
+    /** c += bias + residual over n floats in one pass; either may be null. */
+    private static void biasResidual(MemorySegment c, long cOff, MemorySegment bias, long bOff, MemorySegment res, long rOff, int n) {
+        int j = 0;
+        for (; j <= n - L; j += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, c, (cOff + j) * 4, NO);
+            if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (bOff + j) * 4, NO));
+            if (res != null) v = v.add(FloatVector.fromMemorySegment(S, res, (rOff + j) * 4, NO));
+            v.intoMemorySegment(c, (cOff + j) * 4, NO);
+        }
+        for (; j < n; j++) {
+            float v = c.getAtIndex(F, cOff + j);
+            if (bias != null) v += bias.getAtIndex(F, bOff + j);
+            if (res != null) v += res.getAtIndex(F, rOff + j);
+            c.setAtIndex(F, cOff + j, v);
         }
     }
 

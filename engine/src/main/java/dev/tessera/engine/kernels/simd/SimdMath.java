@@ -204,9 +204,20 @@ final class SimdMath {
      * through e^{-z^2} took twice the instructions and a second pass.
      */
     static void gelu(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
+        gelu(x, xOff, null, 0, null, 0, null, 0, y, yOff, n);
+    }
+
+    /**
+     * y = GELU(x + bias) + residual over n floats, x + bias saved to pre on the way; bias, pre and residual may each be
+     * null. The GEMM epilogue of Linear + bias + GELU in one pass over the tile, not a pass per term.
+     */
+    static void gelu(MemorySegment x, long xOff, MemorySegment bias, long bOff, MemorySegment pre, long pOff,
+                     MemorySegment res, long rOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
+            if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (bOff + i) * 4, NO));
+            if (pre != null) v.intoMemorySegment(pre, (pOff + i) * 4, NO);
             FloatVector z = v.mul(INV_SQRT2);
             FloatVector t = z.mul(z);
             t = t.blend(ERF_T_MAX, t.compare(GT, ERF_T_MAX));
@@ -215,9 +226,18 @@ final class SimdMath {
             FloatVector erf = z.mul(p).div(q);
             erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
             FloatVector half = v.mul(0.5f);
-            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
+            FloatVector out = erf.fma(half, half);
+            if (res != null) out = out.add(FloatVector.fromMemorySegment(S, res, (rOff + i) * 4, NO));
+            out.intoMemorySegment(y, (yOff + i) * 4, NO);
         }
-        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + i)));
+        for (; i < n; i++) {
+            float v = x.getAtIndex(F, xOff + i);
+            if (bias != null) v += bias.getAtIndex(F, bOff + i);
+            if (pre != null) pre.setAtIndex(F, pOff + i, v);
+            float out = (float) MathRef.act(Activation.GELU, v);
+            if (res != null) out += res.getAtIndex(F, rOff + i);
+            y.setAtIndex(F, yOff + i, out);
+        }
     }
 
     /**
