@@ -15,7 +15,7 @@ final class EvalCommand {
     private EvalCommand() {}
 
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
-        Args a = new Args(argv, Set.of(), Set.of("checkpoint", "data", "batch-size", "threads", "dataset"));
+        Args a = new Args(argv, Set.of("flip-average"), Set.of("checkpoint", "data", "batch-size", "threads", "dataset"));
         String ck = a.str("checkpoint", null);
         if (ck == null) throw new UsageException("eval needs --checkpoint DIR (a training run's OUT/checkpoint or OUT)");
         Path dir = CheckpointArgs.directory(ck);
@@ -27,7 +27,7 @@ final class EvalCommand {
             float[] norm = CheckpointArgs.normalisation(dir);
             int classes = vit.config().numClasses();
             long[][] confusion = new long[classes][classes];
-            double[] r = Trainer.evaluate(vit, splits.test(), ws, a.integer("batch-size", 500), norm[0], norm[1], confusion);
+            double[] r = Trainer.evaluate(vit, splits.test(), ws, a.integer("batch-size", 500), norm[0], norm[1], confusion, a.flag("flip-average"));
             out.printf("test accuracy %.4f, loss %.4f on %d images%n", r[1], r[0], splits.test().count());
             out.println("confusion matrix (rows: true class, columns: predicted)");
             out.printf("%14s", "");

@@ -226,6 +226,15 @@ public final class Trainer {
      */
     public static double[] evaluate(VisionTransformer vit, Dataset data, Workspace ws, int batch, float mean, float std, long[][] confusion)
             throws InterruptedException {
+        return evaluate(vit, data, ws, batch, mean, std, confusion, false);
+    }
+
+    /**
+     * {@link #evaluate}, with {@code flipAverage} the logits averaged over each image and its mirror image (test-time
+     * augmentation for a model trained with flips).
+     */
+    public static double[] evaluate(VisionTransformer vit, Dataset data, Workspace ws, int batch, float mean, float std, long[][] confusion,
+                                    boolean flipAverage) throws InterruptedException {
         ViTConfig c = vit.config();
         double lossSum = 0;
         long correct = 0;
@@ -234,6 +243,10 @@ public final class Trainer {
                 Tape tape = Tape.inference(ws);
                 Tensor x = ws.allocate(b.size(), c.channels(), c.imageHeight(), c.imageWidth()).copyFrom(b.images());
                 Tensor logits = vit.forward(tape, x, 0);
+                if (flipAverage) {
+                    Tensor mirrored = ws.allocate(b.size(), c.channels(), c.imageHeight(), c.imageWidth()).copyFrom(mirror(b.images(), c.imageWidth()));
+                    logits = Ops.scale(tape, Ops.add(tape, logits, vit.forward(tape, mirrored, 0)), 0.5f);
+                }
                 lossSum += Ops.crossEntropy(tape, logits, b.labels(), null, 0f).getFlat(0) * b.size();
                 for (int r = 0; r < b.size(); r++) {
                     int p = argmax(logits, r, c.numClasses());
@@ -244,5 +257,14 @@ public final class Trainer {
             }
         }
         return new double[] {lossSum / data.count(), (double) correct / data.count()};
+    }
+
+    /** Each row of width w reversed: the images left-right mirrored. */
+    static float[] mirror(float[] images, int w) {
+        float[] m = new float[images.length];
+        for (int r = 0; r < images.length; r += w) {
+            for (int x = 0; x < w; x++) m[r + x] = images[r + w - 1 - x];
+        }
+        return m;
     }
 }
