@@ -74,6 +74,11 @@ public final class KernelAllocationProbe {
         kernels.put("gemm TN", () -> k.gemm(true, false, m, n, kk, 1f, a, 0, m, b, 0, n, 1f, c, 0, n, Epilogue.NONE));
         kernels.put("gemm bias+gelu+residual", () -> k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n,
                 Epilogue.biasAct(bias, 0, Activation.GELU).withPreAct(preAct, 0, n).withResidual(residual, 0, n)));
+        // The one-pass epilogues: Linear + bias + GELU (training saves the pre-activation), Linear + bias + residual.
+        kernels.put("gemm bias+gelu", () -> k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n,
+                Epilogue.biasAct(bias, 0, Activation.GELU).withPreAct(preAct, 0, n)));
+        kernels.put("gemm bias+residual", () -> k.gemm(false, false, m, n, kk, 1f, a, 0, kk, b, 0, n, 0f, c, 0, n,
+                Epilogue.biasAct(bias, 0, Activation.NONE).withResidual(residual, 0, n)));
         kernels.put("softmax", () -> k.softmax(x, 0, y, 0, rows, cols));
         kernels.put("softmaxBackward", () -> k.softmaxBackward(y, 0, dy, 0, dx, 0, rows, cols));
         kernels.put("layerNorm", () -> k.layerNorm(x, 0, gamma, 0, beta, 0, y, 0, mean, 0, rstd, 0, rows, cols, 1e-6f));

@@ -351,6 +351,18 @@ final class QueryLaneAttention {
      */
     private static void transpose(MemorySegment x, long base, long sN, int n, int d, float scale, MemorySegment w, long dst, int ld, Scratch room) {
         int nv = roundUp(n, L), end = Math.min(nv, ld), whole = d - d % L;
+        if (L == 16 && whole == d) {
+            // Whole blocks of a 16-lane head: straight from the tensor, no heap copy of the rows.
+            int j0 = 0;
+            for (; j0 < end; j0 += L) {
+                int valid = Math.min(L, n - j0), cols = Math.min(L, ld - j0);
+                for (int t0 = 0; t0 < d; t0 += L) {
+                    SimdTranspose.block16(x, base + j0 * sN + t0, sN, valid, scale, w, dst + (long) t0 * ld + j0, ld, cols);
+                }
+            }
+            if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
+            return;
+        }
         float[] rows = room.rows(nv * d), blk = room.block;
         int[] stride = room.stride(d);
         for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);

@@ -24,8 +24,8 @@ final class SimdEpilogue {
             long rr = res == null ? 0 : ep.residualOff() + i * ep.ldr() + j0;
             long pr = pre == null ? 0 : ep.preActOff() + i * ep.ldp() + j0;
             long br = ep.biasOff() + j0;
-            if (ep.act() == Activation.GELU) {
-                SimdMath.gelu(c, cr, bias, br, pre, pr, res, rr, c, cr, cols);
+            if (ep.act() == Activation.GELU && bias != null && res == null) {
+                SimdMath.geluBias(c, cr, bias, br, pre, pr, c, cr, cols);
                 continue;
             }
             if (ep.act() == Activation.NONE && pre == null) {
@@ -60,14 +60,24 @@ final class SimdEpilogue {
         }
     }
 
-    /** c += bias + residual over n floats in one pass; either may be null. */
+    /**
+     * c += bias + residual over n floats in one pass; either may be null. A loop per case: a vector reassigned under
+     * a condition is boxed by C2 where type profiles are missing.
+     */
     private static void biasResidual(MemorySegment c, long cOff, MemorySegment bias, long bOff, MemorySegment res, long rOff, int n) {
         int j = 0;
-        for (; j <= n - L; j += L) {
-            FloatVector v = FloatVector.fromMemorySegment(S, c, (cOff + j) * 4, NO);
-            if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (bOff + j) * 4, NO));
-            if (res != null) v = v.add(FloatVector.fromMemorySegment(S, res, (rOff + j) * 4, NO));
-            v.intoMemorySegment(c, (cOff + j) * 4, NO);
+        if (bias != null && res != null) {
+            for (; j <= n - L; j += L) {
+                FloatVector.fromMemorySegment(S, c, (cOff + j) * 4, NO).add(FloatVector.fromMemorySegment(S, bias, (bOff + j) * 4, NO))
+                        .add(FloatVector.fromMemorySegment(S, res, (rOff + j) * 4, NO)).intoMemorySegment(c, (cOff + j) * 4, NO);
+            }
+        } else if (bias != null || res != null) {
+            MemorySegment t = bias != null ? bias : res;
+            long tOff = bias != null ? bOff : rOff;
+            for (; j <= n - L; j += L) {
+                FloatVector.fromMemorySegment(S, c, (cOff + j) * 4, NO).add(FloatVector.fromMemorySegment(S, t, (tOff + j) * 4, NO))
+                        .intoMemorySegment(c, (cOff + j) * 4, NO);
+            }
         }
         for (; j < n; j++) {
             float v = c.getAtIndex(F, cOff + j);

@@ -204,19 +204,32 @@ final class SimdMath {
      * through e^{-z^2} took twice the instructions and a second pass.
      */
     static void gelu(MemorySegment x, long xOff, MemorySegment y, long yOff, long n) {
-        gelu(x, xOff, null, 0, null, 0, null, 0, y, yOff, n);
-    }
-
-    /**
-     * y = GELU(x + bias) + residual over n floats, x + bias saved to pre on the way; bias, pre and residual may each be
-     * null. The GEMM epilogue of Linear + bias + GELU in one pass over the tile, not a pass per term.
-     */
-    static void gelu(MemorySegment x, long xOff, MemorySegment bias, long bOff, MemorySegment pre, long pOff,
-                     MemorySegment res, long rOff, MemorySegment y, long yOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
-            if (bias != null) v = v.add(FloatVector.fromMemorySegment(S, bias, (bOff + i) * 4, NO));
+            FloatVector z = v.mul(INV_SQRT2);
+            FloatVector t = z.mul(z);
+            t = t.blend(ERF_T_MAX, t.compare(GT, ERF_T_MAX));
+            FloatVector p = t.fma(ERF_P5, ERF_P4).fma(t, V_ERF_P3).fma(t, V_ERF_P2).fma(t, V_ERF_P1).fma(t, V_ERF_P0);
+            FloatVector q = t.fma(ERF_Q5, ERF_Q4).fma(t, V_ERF_Q3).fma(t, V_ERF_Q2).fma(t, V_ERF_Q1).fma(t, ONE);
+            FloatVector erf = z.mul(p).div(q);
+            erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
+            FloatVector half = v.mul(0.5f);
+            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
+        }
+        for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + i)));
+    }
+
+    /**
+     * y = GELU(x + bias) over n floats, x + bias saved to pre on the way when pre is not null: the GEMM epilogue of
+     * Linear + bias + GELU in one pass over the tile. {@link #gelu}'s loop with the bias load in front; not folded into
+     * it, because a vector reassigned under a condition made C2 box it there when type profiles were missing.
+     */
+    static void geluBias(MemorySegment x, long xOff, MemorySegment bias, long bOff, MemorySegment pre, long pOff,
+                         MemorySegment y, long yOff, long n) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).add(FloatVector.fromMemorySegment(S, bias, (bOff + i) * 4, NO));
             if (pre != null) v.intoMemorySegment(pre, (pOff + i) * 4, NO);
             FloatVector z = v.mul(INV_SQRT2);
             FloatVector t = z.mul(z);
@@ -226,17 +239,12 @@ final class SimdMath {
             FloatVector erf = z.mul(p).div(q);
             erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
             FloatVector half = v.mul(0.5f);
-            FloatVector out = erf.fma(half, half);
-            if (res != null) out = out.add(FloatVector.fromMemorySegment(S, res, (rOff + i) * 4, NO));
-            out.intoMemorySegment(y, (yOff + i) * 4, NO);
+            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
         }
         for (; i < n; i++) {
-            float v = x.getAtIndex(F, xOff + i);
-            if (bias != null) v += bias.getAtIndex(F, bOff + i);
+            float v = x.getAtIndex(F, xOff + i) + bias.getAtIndex(F, bOff + i);
             if (pre != null) pre.setAtIndex(F, pOff + i, v);
-            float out = (float) MathRef.act(Activation.GELU, v);
-            if (res != null) out += res.getAtIndex(F, rOff + i);
-            y.setAtIndex(F, yOff + i, out);
+            y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU, v));
         }
     }
 

@@ -1,6 +1,9 @@
 package dev.tessera.engine.kernels.simd;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,6 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdTranspose {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
     private static final int L = S.length();
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
     /**
      * Per round (s = 8, 4, 2, 1) of a 16-lane block: the lane indices of the lower and upper row of a pair, 0..15 from
      * the first row, 16..31 from the second.
@@ -114,5 +118,84 @@ final class SimdTranspose {
         r13.intoArray(out, 208);
         r14.intoArray(out, 224);
         r15.intoArray(out, 240);
+    }
+
+    /**
+     * 16 lanes only: dst[dstOff + t * ld + j] = scale * src[off + j * stride + t] for t < 16 and j < cols, read
+     * straight from an off-heap tensor; rows j >= rows read as zeros (the padding of a last block). Saves the heap copy
+     * of the rows and the round trip through a block buffer of {@link #block}.
+     */
+    static void block16(MemorySegment src, long off, long stride, int rows, float scale, MemorySegment dst, long dstOff, long ld, int cols) {
+        FloatVector lower0 = FloatVector.fromArray(S, LOWER[0], 0), upper0 = FloatVector.fromArray(S, UPPER[0], 0);
+        FloatVector lower1 = FloatVector.fromArray(S, LOWER[1], 0), upper1 = FloatVector.fromArray(S, UPPER[1], 0);
+        FloatVector lower2 = FloatVector.fromArray(S, LOWER[2], 0), upper2 = FloatVector.fromArray(S, UPPER[2], 0);
+        FloatVector lower3 = FloatVector.fromArray(S, LOWER[3], 0), upper3 = FloatVector.fromArray(S, UPPER[3], 0);
+        FloatVector zero = FloatVector.zero(S);
+        FloatVector r0 = FloatVector.fromMemorySegment(S, src, off * 4, NO);
+        FloatVector r1 = 1 < rows ? FloatVector.fromMemorySegment(S, src, (off + 1 * stride) * 4, NO) : zero;
+        FloatVector r2 = 2 < rows ? FloatVector.fromMemorySegment(S, src, (off + 2 * stride) * 4, NO) : zero;
+        FloatVector r3 = 3 < rows ? FloatVector.fromMemorySegment(S, src, (off + 3 * stride) * 4, NO) : zero;
+        FloatVector r4 = 4 < rows ? FloatVector.fromMemorySegment(S, src, (off + 4 * stride) * 4, NO) : zero;
+        FloatVector r5 = 5 < rows ? FloatVector.fromMemorySegment(S, src, (off + 5 * stride) * 4, NO) : zero;
+        FloatVector r6 = 6 < rows ? FloatVector.fromMemorySegment(S, src, (off + 6 * stride) * 4, NO) : zero;
+        FloatVector r7 = 7 < rows ? FloatVector.fromMemorySegment(S, src, (off + 7 * stride) * 4, NO) : zero;
+        FloatVector r8 = 8 < rows ? FloatVector.fromMemorySegment(S, src, (off + 8 * stride) * 4, NO) : zero;
+        FloatVector r9 = 9 < rows ? FloatVector.fromMemorySegment(S, src, (off + 9 * stride) * 4, NO) : zero;
+        FloatVector r10 = 10 < rows ? FloatVector.fromMemorySegment(S, src, (off + 10 * stride) * 4, NO) : zero;
+        FloatVector r11 = 11 < rows ? FloatVector.fromMemorySegment(S, src, (off + 11 * stride) * 4, NO) : zero;
+        FloatVector r12 = 12 < rows ? FloatVector.fromMemorySegment(S, src, (off + 12 * stride) * 4, NO) : zero;
+        FloatVector r13 = 13 < rows ? FloatVector.fromMemorySegment(S, src, (off + 13 * stride) * 4, NO) : zero;
+        FloatVector r14 = 14 < rows ? FloatVector.fromMemorySegment(S, src, (off + 14 * stride) * 4, NO) : zero;
+        FloatVector r15 = 15 < rows ? FloatVector.fromMemorySegment(S, src, (off + 15 * stride) * 4, NO) : zero;
+        FloatVector a;
+        a = r0; r0 = lower0.selectFrom(a, r8); r8 = upper0.selectFrom(a, r8);
+        a = r1; r1 = lower0.selectFrom(a, r9); r9 = upper0.selectFrom(a, r9);
+        a = r2; r2 = lower0.selectFrom(a, r10); r10 = upper0.selectFrom(a, r10);
+        a = r3; r3 = lower0.selectFrom(a, r11); r11 = upper0.selectFrom(a, r11);
+        a = r4; r4 = lower0.selectFrom(a, r12); r12 = upper0.selectFrom(a, r12);
+        a = r5; r5 = lower0.selectFrom(a, r13); r13 = upper0.selectFrom(a, r13);
+        a = r6; r6 = lower0.selectFrom(a, r14); r14 = upper0.selectFrom(a, r14);
+        a = r7; r7 = lower0.selectFrom(a, r15); r15 = upper0.selectFrom(a, r15);
+        a = r0; r0 = lower1.selectFrom(a, r4); r4 = upper1.selectFrom(a, r4);
+        a = r1; r1 = lower1.selectFrom(a, r5); r5 = upper1.selectFrom(a, r5);
+        a = r2; r2 = lower1.selectFrom(a, r6); r6 = upper1.selectFrom(a, r6);
+        a = r3; r3 = lower1.selectFrom(a, r7); r7 = upper1.selectFrom(a, r7);
+        a = r8; r8 = lower1.selectFrom(a, r12); r12 = upper1.selectFrom(a, r12);
+        a = r9; r9 = lower1.selectFrom(a, r13); r13 = upper1.selectFrom(a, r13);
+        a = r10; r10 = lower1.selectFrom(a, r14); r14 = upper1.selectFrom(a, r14);
+        a = r11; r11 = lower1.selectFrom(a, r15); r15 = upper1.selectFrom(a, r15);
+        a = r0; r0 = lower2.selectFrom(a, r2); r2 = upper2.selectFrom(a, r2);
+        a = r1; r1 = lower2.selectFrom(a, r3); r3 = upper2.selectFrom(a, r3);
+        a = r4; r4 = lower2.selectFrom(a, r6); r6 = upper2.selectFrom(a, r6);
+        a = r5; r5 = lower2.selectFrom(a, r7); r7 = upper2.selectFrom(a, r7);
+        a = r8; r8 = lower2.selectFrom(a, r10); r10 = upper2.selectFrom(a, r10);
+        a = r9; r9 = lower2.selectFrom(a, r11); r11 = upper2.selectFrom(a, r11);
+        a = r12; r12 = lower2.selectFrom(a, r14); r14 = upper2.selectFrom(a, r14);
+        a = r13; r13 = lower2.selectFrom(a, r15); r15 = upper2.selectFrom(a, r15);
+        a = r0; r0 = lower3.selectFrom(a, r1); r1 = upper3.selectFrom(a, r1);
+        a = r2; r2 = lower3.selectFrom(a, r3); r3 = upper3.selectFrom(a, r3);
+        a = r4; r4 = lower3.selectFrom(a, r5); r5 = upper3.selectFrom(a, r5);
+        a = r6; r6 = lower3.selectFrom(a, r7); r7 = upper3.selectFrom(a, r7);
+        a = r8; r8 = lower3.selectFrom(a, r9); r9 = upper3.selectFrom(a, r9);
+        a = r10; r10 = lower3.selectFrom(a, r11); r11 = upper3.selectFrom(a, r11);
+        a = r12; r12 = lower3.selectFrom(a, r13); r13 = upper3.selectFrom(a, r13);
+        a = r14; r14 = lower3.selectFrom(a, r15); r15 = upper3.selectFrom(a, r15);
+        VectorMask<Float> m = S.indexInRange(0, cols);
+        r0.mul(scale).intoMemorySegment(dst, (dstOff + 0 * ld) * 4, NO, m);
+        r1.mul(scale).intoMemorySegment(dst, (dstOff + 1 * ld) * 4, NO, m);
+        r2.mul(scale).intoMemorySegment(dst, (dstOff + 2 * ld) * 4, NO, m);
+        r3.mul(scale).intoMemorySegment(dst, (dstOff + 3 * ld) * 4, NO, m);
+        r4.mul(scale).intoMemorySegment(dst, (dstOff + 4 * ld) * 4, NO, m);
+        r5.mul(scale).intoMemorySegment(dst, (dstOff + 5 * ld) * 4, NO, m);
+        r6.mul(scale).intoMemorySegment(dst, (dstOff + 6 * ld) * 4, NO, m);
+        r7.mul(scale).intoMemorySegment(dst, (dstOff + 7 * ld) * 4, NO, m);
+        r8.mul(scale).intoMemorySegment(dst, (dstOff + 8 * ld) * 4, NO, m);
+        r9.mul(scale).intoMemorySegment(dst, (dstOff + 9 * ld) * 4, NO, m);
+        r10.mul(scale).intoMemorySegment(dst, (dstOff + 10 * ld) * 4, NO, m);
+        r11.mul(scale).intoMemorySegment(dst, (dstOff + 11 * ld) * 4, NO, m);
+        r12.mul(scale).intoMemorySegment(dst, (dstOff + 12 * ld) * 4, NO, m);
+        r13.mul(scale).intoMemorySegment(dst, (dstOff + 13 * ld) * 4, NO, m);
+        r14.mul(scale).intoMemorySegment(dst, (dstOff + 14 * ld) * 4, NO, m);
+        r15.mul(scale).intoMemorySegment(dst, (dstOff + 15 * ld) * 4, NO, m);
     }
 }
