@@ -58,6 +58,11 @@ public final class KernelAllocationProbe {
         MemorySegment diagonal = OffHeap.allocateFloats(ARENA, (long) tokens * tokens);
         for (int i = 0; i < tokens; i++) diagonal.setAtIndex(ValueLayout.JAVA_FLOAT, (long) i * tokens + i, Float.NEGATIVE_INFINITY);
         AttentionShape shape = new AttentionShape(1, heads, tokens, d, hn, d, (long) tokens * d, hn, d, (long) tokens * d);
+        // Heads of whole vectors (32 floats, 16 lanes or 8) take the attention's direct transposes as well.
+        int d2 = 32;
+        long hn2 = (long) heads * tokens * d2;
+        MemorySegment q2 = random(hn2, 27), k2 = random(hn2, 28), v2 = random(hn2, 29), o2 = random(hn2, 30);
+        AttentionShape shape2 = new AttentionShape(1, heads, tokens, d2, hn2, d2, (long) tokens * d2, hn2, d2, (long) tokens * d2);
         float[] scale = new float[heads];
         Arrays.fill(scale, 0.2f);
         double[] dScale = new double[heads];
@@ -102,6 +107,7 @@ public final class KernelAllocationProbe {
         kernels.put("crossEntropyBackward", () -> k.crossEntropyBackward(y, 0, labels, null, 0, 0.1f, 1f / rows, dx, 0, rows, cols));
         kernels.put("dropout", () -> k.dropout(x, 0, dGamma, 0, y, 0, cols, 0.1f, 7));
         kernels.put("attention", () -> k.attention(shape, q, 0, kt, 0, v, 0, scale, null, 0, o, 0, lse, 0));
+        kernels.put("attention, heads of 32", () -> k.attention(shape2, q2, 0, k2, 0, v2, 0, scale, null, 0, o2, 0, lse, 0));
         kernels.put("attention with mask", () -> k.attention(shape, q, 0, kt, 0, v, 0, scale, diagonal, 0, o, 0, lse, 0));
         kernels.put("attentionBackward", () -> k.attentionBackward(shape, q, 0, kt, 0, v, 0, scale, diagonal, 0, o, 0, dO, 0, lse, 0,
                 dq, 0, dk, 0, dv, 0, dScale));

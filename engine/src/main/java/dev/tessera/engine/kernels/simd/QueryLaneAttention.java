@@ -353,11 +353,13 @@ final class QueryLaneAttention {
         int nv = roundUp(n, L), end = Math.min(nv, ld), whole = d - d % L;
         if (L == 16 && whole == d) {
             // Whole blocks of a 16-lane head: straight from the tensor, no heap copy of the rows.
+            float[] blk = room.block;
             int j0 = 0;
             for (; j0 < end; j0 += L) {
-                int valid = Math.min(L, n - j0), cols = Math.min(L, ld - j0);
+                boolean all = j0 + L <= ld;
                 for (int t0 = 0; t0 < d; t0 += L) {
-                    SimdTranspose.block16(x, base + j0 * sN + t0, sN, valid, scale, w, dst + (long) t0 * ld + j0, ld, cols);
+                    SimdTranspose.block16(x, base + j0 * sN + t0, sN, Math.min(L, n - j0), blk);
+                    storeBlock(blk, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
                 }
             }
             if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
@@ -373,12 +375,7 @@ final class QueryLaneAttention {
             boolean all = j0 + L <= ld;
             for (int t0 = 0; t0 < whole; t0 += L) {
                 SimdTranspose.block(rows, j0 * d + t0, d, stride, blk);
-                for (int t = 0; t < L; t++) {
-                    FloatVector v = FloatVector.fromArray(S, blk, t * L).mul(scale);
-                    long at = (dst + (long) (t0 + t) * ld + j0) * 4;
-                    if (all) v.intoMemorySegment(w, at, NO);
-                    else v.intoMemorySegment(w, at, NO, S.indexInRange(j0, ld));
-                }
+                storeBlock(blk, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
             }
             for (int t = whole; t < d; t++) {
                 FloatVector v = FloatVector.fromArray(S, rows, j0 * d + t, stride, 0).mul(scale);
@@ -388,6 +385,16 @@ final class QueryLaneAttention {
             }
         }
         if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
+    }
+
+    /** L rows of a transposed block (blk, L x L) times scale into w at at, ld apart; only columns below ld unless all. */
+    private static void storeBlock(float[] blk, float scale, MemorySegment w, long at, int ld, boolean all, int j0) {
+        for (int t = 0; t < L; t++) {
+            FloatVector v = FloatVector.fromArray(S, blk, t * L).mul(scale);
+            long b = (at + (long) t * ld) * 4;
+            if (all) v.intoMemorySegment(w, b, NO);
+            else v.intoMemorySegment(w, b, NO, S.indexInRange(j0, ld));
+        }
     }
 
     /** Rows of one head into dst[np x dp], padding zeroed (the row-oriented kernel's too). */
