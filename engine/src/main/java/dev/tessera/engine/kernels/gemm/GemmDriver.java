@@ -243,7 +243,17 @@ public final class GemmDriver {
                 for (int i = 0; i < fullRows; i++) {
                     MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
                 }
-                if (fullRows < mRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edgeRows ? edge.mr() : mr);
+                if (fullRows < mRows && edgeRows) {
+                    packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edge.mr());
+                } else if (fullRows < mRows) {
+                    // Too many rows for the edge kernel: copied as rows too, zero rows after them, for computeRows.
+                    // The packed-panel kernel would be called once per product here (a classifier head of 128 rows
+                    // leaves 8), too rarely for C2 to take it soon, and it ran boxed in C1 code meanwhile.
+                    for (int i = fullRows; i < mr * ((mRows + mr - 1) / mr); i++) {
+                        if (i < mRows) MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
+                        else java.util.Arrays.fill(ap, i * rs, i * rs + kc, 0f);
+                    }
+                }
             } else if (packedA == null) {
                 packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0, mr);
             }
@@ -254,7 +264,7 @@ public final class GemmDriver {
                 if (packedB == null) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
-                    boolean asRows = rowsMode && rows == mr;
+                    boolean asRows = rowsMode && (rows == mr || !edgeRows);
                     int apOff = asRows ? ir * rs : rowsMode ? fullRows * rs : apBase + ir * kc;
                     int i = m0 + ir;
                     for (int jr = 0; jr < nc; jr += nr) {
