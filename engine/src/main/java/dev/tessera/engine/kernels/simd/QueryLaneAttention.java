@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       lanes, broadcasting P^T's or dS^T's entries against the block's rows of dO or Q.</li>
  * </ul>
  * Q and K (and dO and V for the backward pass) are transposed once per head, O^T and dQ^T back once per query block,
- * through heap arrays in L x L register blocks ({@link SimdTranspose}). Memory per head is O(N d). The backward pass
+ * in L x L register blocks ({@link SimdTranspose}). Memory per head is O(N d). The backward pass
  * recomputes P from the forward's log-sum-exp (FlashAttention-2). An additive mask is transposed once per call and
  * added to the score tiles. The row-oriented {@link FusedAttention} remains the path for attention dropout.
  */
@@ -318,15 +318,22 @@ final class QueryLaneAttention {
         for (int r = 0; r < MR; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
     }
 
-    /** Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], turned in L x L blocks from a heap copy. */
+    /**
+     * Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], turned in L x L blocks: read from the workspace
+     * at 16 lanes, gathered from a heap copy at other widths.
+     */
     private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room, boolean add) {
-        float[] xt = room.cols(d * W), blk = room.block;
-        MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
+        float[] blk = room.block, xt = null;
+        if (L != 16) {
+            xt = room.cols(d * W);
+            MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
+        }
         int whole = d - d % L;
         for (int i0 = 0; i0 < rows; i0 += L) {
             int is = Math.min(L, rows - i0);
             for (int t0 = 0; t0 < whole; t0 += L) {
-                SimdTranspose.block(xt, t0 * W + i0, W, BLOCK_STRIDE, blk);
+                if (xt == null) SimdTranspose.block16(w, xT + (long) t0 * W + i0, W, L, blk);
+                else SimdTranspose.gather(xt, t0 * W + i0, W, BLOCK_STRIDE, blk);
                 for (int i = 0; i < is; i++) {
                     long at = (dstOff + (i0 + i) * sN + t0) * 4;
                     FloatVector x = FloatVector.fromArray(S, blk, i * L).mul(f);
@@ -337,59 +344,49 @@ final class QueryLaneAttention {
         for (int i = 0; i < rows; i++) {
             long row = dstOff + i * sN;
             for (int t = whole; t < d; t++) {
-                float x = f * xt[t * W + i];
+                float x = f * w.getAtIndex(F, xT + (long) t * W + i);
                 dst.setAtIndex(F, row + t, add ? dst.getAtIndex(F, row + t) + x : x);
             }
         }
     }
 
     /**
-     * dst[d x ld] = scale * X^T for one head's n rows (sN apart); columns n..ld zeroed. The rows are copied to a heap
-     * array in bulk, padded with zero rows to whole blocks (so the last columns and the padding come out of the same
-     * vector stores), and turned in L x L blocks in registers ({@link SimdTranspose}); head-dim columns past the last
-     * whole block are gathered.
+     * dst[d x ld] = scale * X^T for one head's n rows (sN apart); columns n..ld zeroed. Turned in L x L blocks in
+     * registers ({@link SimdTranspose}): at 16 lanes read straight from the tensor, rows past n as zeros; at other
+     * widths gathered from a heap copy of the rows padded with zero rows to whole blocks. Head-dim columns past the
+     * last whole block are read one float at a time.
      */
     private static void transpose(MemorySegment x, long base, long sN, int n, int d, float scale, MemorySegment w, long dst, int ld, Scratch room) {
         int nv = roundUp(n, L), end = Math.min(nv, ld), whole = d - d % L;
-        if (L == 16 && whole == d) {
-            // Whole blocks of a 16-lane head: straight from the tensor, no heap copy of the rows.
-            float[] blk = room.block;
-            int j0 = 0;
-            for (; j0 < end; j0 += L) {
-                boolean all = j0 + L <= ld;
-                for (int t0 = 0; t0 < d; t0 += L) {
-                    SimdTranspose.block16(x, base + j0 * sN + t0, sN, Math.min(L, n - j0), blk);
-                    storeBlock(blk, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
-                }
-            }
-            if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
-            return;
+        float[] blk = room.block, rows = null;
+        int[] stride = null;
+        if (L != 16) {
+            rows = room.rows(nv * d);
+            stride = room.stride(d);
+            for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);
+            java.util.Arrays.fill(rows, n * d, nv * d, 0f);
         }
-        float[] rows = room.rows(nv * d), blk = room.block;
-        int[] stride = room.stride(d);
-        for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);
-        java.util.Arrays.fill(rows, n * d, nv * d, 0f);
         int j0 = 0;
         for (; j0 < end; j0 += L) {
             // ld is not always a whole number of vectors: then the last one stores only its columns below ld.
             boolean all = j0 + L <= ld;
+            int valid = Math.min(L, n - j0);
             for (int t0 = 0; t0 < whole; t0 += L) {
-                SimdTranspose.block(rows, j0 * d + t0, d, stride, blk);
-                storeBlock(blk, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
+                if (rows == null) SimdTranspose.block16(x, base + j0 * sN + t0, sN, valid, blk);
+                else SimdTranspose.gather(rows, j0 * d + t0, d, stride, blk);
+                storeBlock(blk, L, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
             }
             for (int t = whole; t < d; t++) {
-                FloatVector v = FloatVector.fromArray(S, rows, j0 * d + t, stride, 0).mul(scale);
-                long at = (dst + (long) t * ld + j0) * 4;
-                if (all) v.intoMemorySegment(w, at, NO);
-                else v.intoMemorySegment(w, at, NO, S.indexInRange(j0, ld));
+                for (int j = 0; j < L; j++) blk[j] = j < valid ? x.getAtIndex(F, base + (j0 + j) * sN + t) : 0f;
+                storeBlock(blk, 1, scale, w, dst + (long) t * ld + j0, ld, all, j0);
             }
         }
         if (j0 < ld) for (int t = 0; t < d; t++) fill(w, dst + (long) t * ld + j0, ld - j0, 0f);
     }
 
-    /** L rows of a transposed block (blk, L x L) times scale into w at at, ld apart; only columns below ld unless all. */
-    private static void storeBlock(float[] blk, float scale, MemorySegment w, long at, int ld, boolean all, int j0) {
-        for (int t = 0; t < L; t++) {
+    /** The first count rows of blk (L wide) times scale into w at at, ld apart; only columns below ld unless all. */
+    private static void storeBlock(float[] blk, int count, float scale, MemorySegment w, long at, int ld, boolean all, int j0) {
+        for (int t = 0; t < count; t++) {
             FloatVector v = FloatVector.fromArray(S, blk, t * L).mul(scale);
             long b = (at + (long) t * ld) * 4;
             if (all) v.intoMemorySegment(w, b, NO);

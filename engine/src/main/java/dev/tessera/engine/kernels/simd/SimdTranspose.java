@@ -37,92 +37,18 @@ final class SimdTranspose {
 
     private SimdTranspose() {}
 
-    /** out[t * L + j] = src[off + j * stride + t] for j, t < L; rows holds j * stride for j < L (for the gathers). */
-    static void block(float[] src, int off, int stride, int[] rows, float[] out) {
-        if (L == 16) {
-            block16(src, off, stride, out);
-        } else {
-            for (int t = 0; t < L; t++) FloatVector.fromArray(S, src, off + t, rows, 0).intoArray(out, t * L);
-        }
-    }
-
-    /** {@link #block} for 16 lanes: the rows stay in 16 registers through the four rounds. */
-    private static void block16(float[] src, int off, int stride, float[] out) {
-        FloatVector lower0 = FloatVector.fromArray(S, LOWER[0], 0), upper0 = FloatVector.fromArray(S, UPPER[0], 0);
-        FloatVector lower1 = FloatVector.fromArray(S, LOWER[1], 0), upper1 = FloatVector.fromArray(S, UPPER[1], 0);
-        FloatVector lower2 = FloatVector.fromArray(S, LOWER[2], 0), upper2 = FloatVector.fromArray(S, UPPER[2], 0);
-        FloatVector lower3 = FloatVector.fromArray(S, LOWER[3], 0), upper3 = FloatVector.fromArray(S, UPPER[3], 0);
-        FloatVector r0 = FloatVector.fromArray(S, src, off);
-        FloatVector r1 = FloatVector.fromArray(S, src, off + 1 * stride);
-        FloatVector r2 = FloatVector.fromArray(S, src, off + 2 * stride);
-        FloatVector r3 = FloatVector.fromArray(S, src, off + 3 * stride);
-        FloatVector r4 = FloatVector.fromArray(S, src, off + 4 * stride);
-        FloatVector r5 = FloatVector.fromArray(S, src, off + 5 * stride);
-        FloatVector r6 = FloatVector.fromArray(S, src, off + 6 * stride);
-        FloatVector r7 = FloatVector.fromArray(S, src, off + 7 * stride);
-        FloatVector r8 = FloatVector.fromArray(S, src, off + 8 * stride);
-        FloatVector r9 = FloatVector.fromArray(S, src, off + 9 * stride);
-        FloatVector r10 = FloatVector.fromArray(S, src, off + 10 * stride);
-        FloatVector r11 = FloatVector.fromArray(S, src, off + 11 * stride);
-        FloatVector r12 = FloatVector.fromArray(S, src, off + 12 * stride);
-        FloatVector r13 = FloatVector.fromArray(S, src, off + 13 * stride);
-        FloatVector r14 = FloatVector.fromArray(S, src, off + 14 * stride);
-        FloatVector r15 = FloatVector.fromArray(S, src, off + 15 * stride);
-        FloatVector a;
-        a = r0; r0 = lower0.selectFrom(a, r8); r8 = upper0.selectFrom(a, r8);
-        a = r1; r1 = lower0.selectFrom(a, r9); r9 = upper0.selectFrom(a, r9);
-        a = r2; r2 = lower0.selectFrom(a, r10); r10 = upper0.selectFrom(a, r10);
-        a = r3; r3 = lower0.selectFrom(a, r11); r11 = upper0.selectFrom(a, r11);
-        a = r4; r4 = lower0.selectFrom(a, r12); r12 = upper0.selectFrom(a, r12);
-        a = r5; r5 = lower0.selectFrom(a, r13); r13 = upper0.selectFrom(a, r13);
-        a = r6; r6 = lower0.selectFrom(a, r14); r14 = upper0.selectFrom(a, r14);
-        a = r7; r7 = lower0.selectFrom(a, r15); r15 = upper0.selectFrom(a, r15);
-        a = r0; r0 = lower1.selectFrom(a, r4); r4 = upper1.selectFrom(a, r4);
-        a = r1; r1 = lower1.selectFrom(a, r5); r5 = upper1.selectFrom(a, r5);
-        a = r2; r2 = lower1.selectFrom(a, r6); r6 = upper1.selectFrom(a, r6);
-        a = r3; r3 = lower1.selectFrom(a, r7); r7 = upper1.selectFrom(a, r7);
-        a = r8; r8 = lower1.selectFrom(a, r12); r12 = upper1.selectFrom(a, r12);
-        a = r9; r9 = lower1.selectFrom(a, r13); r13 = upper1.selectFrom(a, r13);
-        a = r10; r10 = lower1.selectFrom(a, r14); r14 = upper1.selectFrom(a, r14);
-        a = r11; r11 = lower1.selectFrom(a, r15); r15 = upper1.selectFrom(a, r15);
-        a = r0; r0 = lower2.selectFrom(a, r2); r2 = upper2.selectFrom(a, r2);
-        a = r1; r1 = lower2.selectFrom(a, r3); r3 = upper2.selectFrom(a, r3);
-        a = r4; r4 = lower2.selectFrom(a, r6); r6 = upper2.selectFrom(a, r6);
-        a = r5; r5 = lower2.selectFrom(a, r7); r7 = upper2.selectFrom(a, r7);
-        a = r8; r8 = lower2.selectFrom(a, r10); r10 = upper2.selectFrom(a, r10);
-        a = r9; r9 = lower2.selectFrom(a, r11); r11 = upper2.selectFrom(a, r11);
-        a = r12; r12 = lower2.selectFrom(a, r14); r14 = upper2.selectFrom(a, r14);
-        a = r13; r13 = lower2.selectFrom(a, r15); r15 = upper2.selectFrom(a, r15);
-        a = r0; r0 = lower3.selectFrom(a, r1); r1 = upper3.selectFrom(a, r1);
-        a = r2; r2 = lower3.selectFrom(a, r3); r3 = upper3.selectFrom(a, r3);
-        a = r4; r4 = lower3.selectFrom(a, r5); r5 = upper3.selectFrom(a, r5);
-        a = r6; r6 = lower3.selectFrom(a, r7); r7 = upper3.selectFrom(a, r7);
-        a = r8; r8 = lower3.selectFrom(a, r9); r9 = upper3.selectFrom(a, r9);
-        a = r10; r10 = lower3.selectFrom(a, r11); r11 = upper3.selectFrom(a, r11);
-        a = r12; r12 = lower3.selectFrom(a, r13); r13 = upper3.selectFrom(a, r13);
-        a = r14; r14 = lower3.selectFrom(a, r15); r15 = upper3.selectFrom(a, r15);
-        r0.intoArray(out, 0);
-        r1.intoArray(out, 16);
-        r2.intoArray(out, 32);
-        r3.intoArray(out, 48);
-        r4.intoArray(out, 64);
-        r5.intoArray(out, 80);
-        r6.intoArray(out, 96);
-        r7.intoArray(out, 112);
-        r8.intoArray(out, 128);
-        r9.intoArray(out, 144);
-        r10.intoArray(out, 160);
-        r11.intoArray(out, 176);
-        r12.intoArray(out, 192);
-        r13.intoArray(out, 208);
-        r14.intoArray(out, 224);
-        r15.intoArray(out, 240);
+    /**
+     * out[t * L + j] = src[off + j * stride + t] for j, t < L with one gather per t (rows holds j * stride for j < L):
+     * for the widths {@link #block16} is not written for.
+     */
+    static void gather(float[] src, int off, int stride, int[] rows, float[] out) {
+        for (int t = 0; t < L; t++) FloatVector.fromArray(S, src, off + t, rows, 0).intoArray(out, t * L);
     }
 
     /**
-     * 16 lanes only: out[t * 16 + j] = src[off + j * stride + t] for t, j < 16, read straight from an off-heap tensor;
-     * rows j >= rows read as zeros (the padding of a last block). Saves {@link #block}'s heap copy of the rows. The
-     * stores go to an array: with masked segment stores as well, C1 ran out of virtual registers on this method
+     * 16 lanes only: out[t * 16 + j] = src[off + j * stride + t] for t, j < 16, read straight from an off-heap tensor
+     * or workspace (no heap copy of the rows); rows j >= rows read as zeros (the padding of a last block). The 16 rows
+     * stay in registers through the four rounds. The stores go to an array: with masked segment stores as well, C1 ran out of virtual registers on this method
      * ("COMPILE SKIPPED"), and it ran interpreted, boxing every vector, until C2 took it (an eval step 140 -> 270 ms).
      */
     static void block16(MemorySegment src, long off, long stride, int rows, float[] out) {
