@@ -235,25 +235,20 @@ public final class GemmDriver {
             // With a shared pack, block pc starts after all earlier blocks, and this worker's rows at panel m0 / mr.
             int apBase = packedA != null ? mTiles * mr * pc + (m0 / mr) * mr * kc : 0;
             // Rows of A (not transposed, alpha 1) are copied whole, rs apart, instead of interleaved: a bulk copy per
-            // row. Only a short last panel is packed, zero-padded, after them.
+            // row. Only a short last panel the edge kernel takes is packed, zero-padded, after them.
             boolean rowsMode = packedA == null && alpha == 1f && !transA;
             int rs = rowStride(kc), fullRows = mRows / mr * mr;
             boolean edgeRows = rowsMode && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
             if (rowsMode) {
-                for (int i = 0; i < fullRows; i++) {
-                    MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
+                // Other short last panels are copied as rows too, zero rows after them, for computeRows. The
+                // packed-panel kernel would be called once per product there (a classifier head of 128 rows leaves
+                // 8), too rarely for C2 to take it soon: it ran boxed in C1 code.
+                int asRowsEnd = edgeRows ? fullRows : mPanels * mr;
+                for (int i = 0; i < asRowsEnd; i++) {
+                    if (i < mRows) MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
+                    else java.util.Arrays.fill(ap, i * rs, i * rs + kc, 0f);
                 }
-                if (fullRows < mRows && edgeRows) {
-                    packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edge.mr());
-                } else if (fullRows < mRows) {
-                    // Too many rows for the edge kernel: copied as rows too, zero rows after them, for computeRows.
-                    // The packed-panel kernel would be called once per product here (a classifier head of 128 rows
-                    // leaves 8), too rarely for C2 to take it soon, and it ran boxed in C1 code meanwhile.
-                    for (int i = fullRows; i < mr * ((mRows + mr - 1) / mr); i++) {
-                        if (i < mRows) MemorySegment.copy(a, F, (aOff + (long) (m0 + i) * lda + pc) * 4, ap, i * rs, kc);
-                        else java.util.Arrays.fill(ap, i * rs, i * rs + kc, 0f);
-                    }
-                }
+                if (edgeRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edge.mr());
             } else if (packedA == null) {
                 packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0, mr);
             }
