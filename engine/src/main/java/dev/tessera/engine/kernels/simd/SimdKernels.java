@@ -1,5 +1,10 @@
 package dev.tessera.engine.kernels.simd;
 
+import static dev.tessera.engine.kernels.simd.SimdSpecies.FOLD1;
+import static dev.tessera.engine.kernels.simd.SimdSpecies.FOLD2;
+import static dev.tessera.engine.kernels.simd.SimdSpecies.FOLD4;
+import static dev.tessera.engine.kernels.simd.SimdSpecies.FOLD8;
+
 import static jdk.incubator.vector.VectorOperators.GT;
 
 import dev.tessera.engine.kernels.Activation;
@@ -272,10 +277,14 @@ public final class SimdKernels extends ScalarKernels {
             }
             mean.setAtIndex(F, meanOff + r, mu);
             rstd.setAtIndex(F, rstdOff + r, rs);
-            s1.intoArray(lanes, 0);
-            float sum1 = SimdMath.sum(lanes);
-            s2.intoArray(lanes, 0);
-            finishStats(x, xn, cols, j, c, sum1, SimdMath.sum(lanes), lanes, stats);
+            // Both sums folded in registers, in SimdMath.sum's order (see SimdSpecies.FOLD8).
+            if (L >= 16) { s1 = s1.rearrange(FOLD8).add(s1); s2 = s2.rearrange(FOLD8).add(s2); }
+            if (L >= 8) { s1 = s1.rearrange(FOLD4).add(s1); s2 = s2.rearrange(FOLD4).add(s2); }
+            s1 = s1.rearrange(FOLD2).add(s1);
+            s2 = s2.rearrange(FOLD2).add(s2);
+            s1 = s1.rearrange(FOLD1).add(s1);
+            s2 = s2.rearrange(FOLD1).add(s2);
+            finishStats(x, xn, cols, j, c, s1.lane(0), s2.lane(0), lanes, stats);
         }
     }
 
@@ -289,17 +298,24 @@ public final class SimdKernels extends ScalarKernels {
             s1 = d.add(s1);
             s2 = d.fma(d, s2);
         }
-        s1.intoArray(lanes, 0);
-        float sum1 = SimdMath.sum(lanes);
-        s2.intoArray(lanes, 0);
-        finishStats(x, off, n, j, c, sum1, SimdMath.sum(lanes), lanes, stats);
+        if (L >= 16) { s1 = s1.rearrange(FOLD8).add(s1); s2 = s2.rearrange(FOLD8).add(s2); }
+        if (L >= 8) { s1 = s1.rearrange(FOLD4).add(s1); s2 = s2.rearrange(FOLD4).add(s2); }
+        s1 = s1.rearrange(FOLD2).add(s1);
+        s2 = s2.rearrange(FOLD2).add(s2);
+        s1 = s1.rearrange(FOLD1).add(s1);
+        s2 = s2.rearrange(FOLD1).add(s2);
+        finishStats(x, off, n, j, c, s1.lane(0), s2.lane(0), lanes, stats);
     }
 
     /** The shift for a row's one-pass sums: the mean of its first vector (of all of it when shorter). */
     private static float statsShift(MemorySegment x, long off, int n, float[] lanes) {
         if (n >= L) {
-            FloatVector.fromMemorySegment(S, x, off * 4, NO).intoArray(lanes, 0);
-            return SimdMath.sum(lanes) / L;
+            FloatVector v = FloatVector.fromMemorySegment(S, x, off * 4, NO);
+            if (L >= 16) v = v.rearrange(FOLD8).add(v);
+            if (L >= 8) v = v.rearrange(FOLD4).add(v);
+            v = v.rearrange(FOLD2).add(v);
+            v = v.rearrange(FOLD1).add(v);
+            return v.lane(0) / L;
         }
         float s = 0f;
         for (int j = 0; j < n; j++) s += x.getAtIndex(F, off + j);
