@@ -200,7 +200,7 @@ final class QueryLaneAttention {
             for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
             float[] lanes = room.lanes;
             for (int i = 0; i < npq; i++) {
-                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d, lanes) : 0f);
+                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d) : 0f);
             }
             double ds = 0;
             for (int i0 = 0; i0 < n; i0 += W) {

@@ -162,10 +162,9 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     private void softmaxBackwardSerial(MemorySegment y, long yOff, MemorySegment dy, long dyOff, MemorySegment dx, long dxOff, int rows, int cols) {
-        float[] lanes = new float[L];
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
-            float dot = dot(y, yOff + o, dy, dyOff + o, cols, lanes);
+            float dot = dot(y, yOff + o, dy, dyOff + o, cols);
             int j = 0;
             for (; j <= cols - L; j += L) {
                 FloatVector yv = FloatVector.fromMemorySegment(S, y, (yOff + o + j) * 4, NO);
@@ -210,23 +209,29 @@ public final class SimdKernels extends ScalarKernels {
         return m;
     }
 
-    /** lanes: L floats of the caller's, to spill the accumulator into for SimdMath.sum. */
-    static float dot(MemorySegment a, long ao, MemorySegment b, long bo, int n, float[] lanes) {
+    /** The sum is folded in registers (SimdSpecies.FOLD8), in SimdMath.sum's order. */
+    static float dot(MemorySegment a, long ao, MemorySegment b, long bo, int n) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j <= n - L; j += L) acc = FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO).fma(FloatVector.fromMemorySegment(S, b, (bo + j) * 4, NO), acc);
-        acc.intoArray(lanes, 0);
-        float s = SimdMath.sum(lanes);
+        if (L >= 16) acc = acc.rearrange(FOLD8).add(acc);
+        if (L >= 8) acc = acc.rearrange(FOLD4).add(acc);
+        acc = acc.rearrange(FOLD2).add(acc);
+        acc = acc.rearrange(FOLD1).add(acc);
+        float s = acc.lane(0);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j) * b.getAtIndex(F, bo + j);
         return s;
     }
 
-    static float sum(MemorySegment a, long ao, int n, float[] lanes) {
+    static float sum(MemorySegment a, long ao, int n) {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (; j <= n - L; j += L) acc = FloatVector.fromMemorySegment(S, a, (ao + j) * 4, NO).add(acc);
-        acc.intoArray(lanes, 0);
-        float s = SimdMath.sum(lanes);
+        if (L >= 16) acc = acc.rearrange(FOLD8).add(acc);
+        if (L >= 8) acc = acc.rearrange(FOLD4).add(acc);
+        acc = acc.rearrange(FOLD2).add(acc);
+        acc = acc.rearrange(FOLD1).add(acc);
+        float s = acc.lane(0);
         for (; j < n; j++) s += a.getAtIndex(F, ao + j);
         return s;
     }
@@ -257,7 +262,7 @@ public final class SimdKernels extends ScalarKernels {
             float mu = stats[0], rs = (float) (1 / Math.sqrt(stats[1] + eps));
             // The last row gathers its own statistics again (from L1) and drops them: one loop shape for every row.
             long xn = r + 1 < rows ? xr + cols : xr;
-            float c = statsShift(x, xn, cols, lanes);
+            float c = statsShift(x, xn, cols);
             FloatVector s1 = FloatVector.zero(S), s2 = s1;
             int j = 0;
             for (; j <= cols - L; j += L) {
@@ -290,7 +295,7 @@ public final class SimdKernels extends ScalarKernels {
 
     /** A row's mean and variance into stats, on their own: the first row of a chunk. The same steps as the fused pass. */
     private static void rowStats(MemorySegment x, long off, int n, float[] lanes, float[] stats) {
-        float c = statsShift(x, off, n, lanes);
+        float c = statsShift(x, off, n);
         FloatVector s1 = FloatVector.zero(S), s2 = s1;
         int j = 0;
         for (; j <= n - L; j += L) {
@@ -308,7 +313,7 @@ public final class SimdKernels extends ScalarKernels {
     }
 
     /** The shift for a row's one-pass sums: the mean of its first vector (of all of it when shorter). */
-    private static float statsShift(MemorySegment x, long off, int n, float[] lanes) {
+    private static float statsShift(MemorySegment x, long off, int n) {
         if (n >= L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, off * 4, NO);
             if (L >= 16) v = v.rearrange(FOLD8).add(v);
@@ -339,7 +344,7 @@ public final class SimdKernels extends ScalarKernels {
             stats[0] = c + m;
             stats[1] = var;
         } else {
-            float mu = sum(x, off, n, lanes) / n;
+            float mu = sum(x, off, n) / n;
             stats[0] = mu;
             stats[1] = centredSquares(x, off, n, mu, lanes) / n;
         }
@@ -404,11 +409,11 @@ public final class SimdKernels extends ScalarKernels {
                                   MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int rows, int cols) {
         // Two passes per row, each a method of its own: as one 904-byte method C1 ran out of virtual registers
         // (see gen_microkernels.py for what that can cost).
-        float[] lanes = new float[L], sums = new float[2];
+        float[] sums = new float[2];
         for (int r = 0; r < rows; r++) {
             long o = (long) r * cols;
             float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
-            layerNormGradSums(x, xOff + o, gamma, gOff, mu, rs, dy, dyOff + o, dgamma, dgOff, dbeta, dbOff, cols, lanes, sums);
+            layerNormGradSums(x, xOff + o, gamma, gOff, mu, rs, dy, dyOff + o, dgamma, dgOff, dbeta, dbOff, cols, sums);
             layerNormGradApply(x, xOff + o, gamma, gOff, mu, rs, dy, dyOff + o, dx, dxOff + o, cols, sums[0] / cols, sums[1] / cols);
         }
     }
@@ -416,7 +421,7 @@ public final class SimdKernels extends ScalarKernels {
     /** sums = [sum g, sum g xhat] with g = dy * gamma over one row; dgamma += dy xhat, dbeta += dy. */
     private static void layerNormGradSums(MemorySegment x, long xr, MemorySegment gamma, long gOff, float mu, float rs,
                                           MemorySegment dy, long dyr, MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff,
-                                          int cols, float[] lanes, float[] sums) {
+                                          int cols, float[] sums) {
         FloatVector vg = FloatVector.zero(S), vgx = FloatVector.zero(S);
         int j = 0;
         for (; j <= cols - L; j += L) {
@@ -428,10 +433,15 @@ public final class SimdKernels extends ScalarKernels {
             if (dgamma != null) d.fma(xhat, FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
             if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
         }
-        vg.intoArray(lanes, 0);
-        float sg = SimdMath.sum(lanes);
-        vgx.intoArray(lanes, 0);
-        float sgx = SimdMath.sum(lanes);
+        if (L >= 16) vg = vg.rearrange(FOLD8).add(vg);
+        if (L >= 8) vg = vg.rearrange(FOLD4).add(vg);
+        vg = vg.rearrange(FOLD2).add(vg);
+        vg = vg.rearrange(FOLD1).add(vg);
+        if (L >= 16) vgx = vgx.rearrange(FOLD8).add(vgx);
+        if (L >= 8) vgx = vgx.rearrange(FOLD4).add(vgx);
+        vgx = vgx.rearrange(FOLD2).add(vgx);
+        vgx = vgx.rearrange(FOLD1).add(vgx);
+        float sg = vg.lane(0), sgx = vgx.lane(0);
         for (; j < cols; j++) {
             float xhat = (x.getAtIndex(F, xr + j) - mu) * rs;
             float d = dy.getAtIndex(F, dyr + j);
@@ -557,8 +567,7 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void sumCols(MemorySegment x, long xOff, MemorySegment out, long outOff, int rows, int cols) {
-        float[] lanes = new float[L];
-        for (int r = 0; r < rows; r++) out.setAtIndex(F, outOff + r, sum(x, xOff + (long) r * cols, cols, lanes));
+        for (int r = 0; r < rows; r++) out.setAtIndex(F, outOff + r, sum(x, xOff + (long) r * cols, cols));
     }
 
     @Override
