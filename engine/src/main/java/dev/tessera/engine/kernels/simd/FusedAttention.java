@@ -109,7 +109,7 @@ final class FusedAttention {
                             continue;
                         }
                         float corr = (float) Math.exp(m[r] - mNew);
-                        l[r] = l[r] * corr + expRow(w, srow, bc, mNew, lanes);
+                        l[r] = l[r] * corr + expRow(w, srow, bc, mNew);
                         m[r] = mNew;
                         if (corr != 1f) scaleRow(w, lay.ob() + (long) r * lay.dp(), lay.dp(), corr);
                         // After the row sum: the log-sum-exp is of the undropped probabilities.
@@ -149,8 +149,8 @@ final class FusedAttention {
     }
 
     /** row = exp(row - max) in place; returns the sum. */
-    private static float expRow(MemorySegment w, long row, int bc, float max, float[] lanes) {
-        return SimdMath.expShift(w, row, w, row, bc, max, lanes);
+    private static float expRow(MemorySegment w, long row, int bc, float max) {
+        return SimdMath.expShift(w, row, w, row, bc, max, true);
     }
 
     private static void scaleRow(MemorySegment w, long row, int len, float f) {
@@ -365,7 +365,7 @@ final class FusedAttention {
         for (int j = vecEnd; j < valid; j++) {
             w.setAtIndex(F, pt + j, sc * w.getAtIndex(F, prow + j) + (mask == null ? 0f : mask.getAtIndex(F, mrow + j0 + j)));
         }
-        SimdMath.expShift(w, pt, w, pt, valid, lse, null);
+        SimdMath.expShift(w, pt, w, pt, valid, lse, false);
         FloatVector acc = FloatVector.zero(S);
         for (int j = 0; j < vecEnd; j += L) {
             FloatVector raw = FloatVector.fromMemorySegment(S, w, (prow + j) * 4, NO);

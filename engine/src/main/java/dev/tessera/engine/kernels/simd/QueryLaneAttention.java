@@ -258,7 +258,7 @@ final class QueryLaneAttention {
         }
         if (mt != null) addMaskRows(w, sp, mt, mrow, npq, valid);
         if (valid < bc) fill(w, sp + (long) valid * W, (long) (bc - valid) * W, Float.NEGATIVE_INFINITY);
-        SimdMath.expShift(w, sp, w, sp, (long) bc * W, 0f, null);
+        SimdMath.expShift(w, sp, w, sp, (long) bc * W, 0f, false);
         FloatVector acc = FloatVector.zero(S);
         for (int h = 0; h < W; h += L) {
             FloatVector dv = FloatVector.fromMemorySegment(S, w, (dot + h) * 4, NO);
@@ -460,8 +460,8 @@ final class QueryLaneAttention {
             old.sub(sh).intoMemorySegment(w, (corr + h) * 4, NO);
             for (long p = (st + h) * 4; p < end; p += rb) FloatVector.fromMemorySegment(S, w, p, NO).sub(sh).intoMemorySegment(w, p, NO);
         }
-        SimdMath.expShift(w, st, w, st, (long) bc * W, 0f, null);
-        SimdMath.expShift(w, corr, w, corr, W, 0f, null);
+        SimdMath.expShift(w, st, w, st, (long) bc * W, 0f, false);
+        SimdMath.expShift(w, corr, w, corr, W, 0f, false);
         for (int h = 0; h < W; h += L) {
             long end = (st + h) * 4 + bc * rb;
             FloatVector a0 = FloatVector.fromMemorySegment(S, w, (sum + h) * 4, NO).mul(FloatVector.fromMemorySegment(S, w, (corr + h) * 4, NO));

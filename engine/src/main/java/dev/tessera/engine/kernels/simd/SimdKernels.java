@@ -148,7 +148,7 @@ public final class SimdKernels extends ScalarKernels {
                 max = max(x, xn, cols, lanes);
                 continue;
             }
-            float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, lanes, xn, nextMax);
+            float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, true, xn, nextMax);
             int j = 0;
             for (; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO);
             for (; j < cols; j++) y.setAtIndex(F, yr + j, y.getAtIndex(F, yr + j) * inv);

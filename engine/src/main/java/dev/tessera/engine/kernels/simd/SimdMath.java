@@ -94,19 +94,18 @@ final class SimdMath {
 
     /**
      * dst[i] = e^(src[i] - shift) for i < n (dst may be src). Exactly 0 below the float range (so -inf masks give 0),
-     * e^88 at most above it, NaN stays NaN (min and max propagate it). Returns the sum when given L floats of lanes to
-     * spill into (the caller's, allocated once), else 0.
+     * e^88 at most above it, NaN stays NaN (min and max propagate it). Returns the sum when asked to (summed), else 0.
      */
-    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, float[] lanes) {
-        return expShift(src, srcOff, dst, dstOff, n, shift, lanes, srcOff, null);
+    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, boolean summed) {
+        return expShift(src, srcOff, dst, dstOff, n, shift, summed, srcOff, null);
     }
 
     /**
-     * {@link #expShift}, and, when nextMax is given (with lanes), the largest of the n floats at src[nextOff..] into
+     * {@link #expShift}, and, when nextMax is given (and summed), the largest of the n floats at src[nextOff..] into
      * nextMax[0] on the way, NaNs passed over as SimdKernels.max does: a softmax's next row, whose loads from memory
      * then overlap this row's arithmetic instead of waiting for it to finish.
      */
-    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, float[] lanes,
+    static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, boolean summed,
                           long nextOff, float[] nextMax) {
         boolean ahead = nextMax != null;
         FloatVector vsum = FloatVector.zero(S), vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -140,7 +139,7 @@ final class SimdMath {
             vsum = e.add(vsum);
         }
         float s = 0f, mx = Float.NEGATIVE_INFINITY;
-        if (lanes != null) {
+        if (summed) {
             // Folded in registers, in sum()'s order (SimdSpecies.FOLD8): through the array, a row waited about 95
             // cycles for its sum and more for its max, sixteen Math.max in a chain.
             FloatVector t = vsum;
@@ -167,7 +166,7 @@ final class SimdMath {
             s += e;
         }
         if (ahead) nextMax[0] = mx;
-        return lanes != null ? s : 0f;
+        return summed ? s : 0f;
     }
 
     // ------------------------------------------------------------------------------------------------ activations
@@ -206,7 +205,7 @@ final class SimdMath {
             float v = x.getAtIndex(F, xOff + i);
             e.setAtIndex(F, i, 2f * (cubic ? SQRT_2_OVER_PI * (v + GELU_C * v * v * v) : v));
         }
-        expShift(e, 0, e, 0, m, 0f, null);
+        expShift(e, 0, e, 0, m, 0f, false);
     }
 
     /**
