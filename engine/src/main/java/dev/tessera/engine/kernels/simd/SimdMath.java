@@ -25,7 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
  * kernel hit that cutoff in some runs and not in others, and a training step made from 0.2 to 3.3 GB of garbage. A call
  * that passes only segments and offsets costs nothing when it is not inlined.
  *
- * <p>VectorOperators.EXP/TANH are library calls per vector (measured here ~100 cycles per 16 lanes), so exp is Cephes'
+ * <p>VectorOperators.EXP/TANH are library calls per vector (768 floats in L1, 2026-12-01: EXP 2.8-2.95 G floats/s
+ * against 3.7-4.1 for the loop below), so exp is Cephes'
  * expf: range reduction by ln 2, a degree-6 polynomial, and 2^n put into the exponent bits (relative error ~2 ulp). It
  * is written once, in {@link #expShift}. tanh and the tanh GELU's derivative run over blocks that fit L1 in two passes,
  * the first gathering e^{2u} in a per-thread scratch block (tanh(u) = 1 - 2 / (e^{2u} + 1)). The exact GELU and its
