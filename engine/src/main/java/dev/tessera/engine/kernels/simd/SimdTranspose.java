@@ -48,8 +48,9 @@ final class SimdTranspose {
     /**
      * 16 lanes only: out[t * 16 + j] = src[off + j * stride + t] for t, j < 16, read straight from an off-heap tensor
      * or workspace (no heap copy of the rows); rows j >= rows read as zeros (the padding of a last block). The 16 rows
-     * stay in registers through the four rounds. The stores go to an array: with masked segment stores as well, C1 ran out of virtual registers on this method
-     * ("COMPILE SKIPPED"), and it ran interpreted, boxing every vector, until C2 took it (an eval step 140 -> 270 ms).
+     * stay in registers through the four rounds. The stores go to an array: with masked segment stores as well, C1 ran
+     * out of virtual registers on this method ("COMPILE SKIPPED"), and it ran interpreted, boxing every vector, until
+     * C2 took it (an eval step 140 -> 270 ms).
      */
     static void block16(MemorySegment src, long off, long stride, int rows, float[] out) {
         FloatVector lower0 = FloatVector.fromArray(S, LOWER[0], 0), upper0 = FloatVector.fromArray(S, UPPER[0], 0);
