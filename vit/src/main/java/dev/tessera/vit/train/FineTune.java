@@ -28,10 +28,19 @@ public final class FineTune {
 
     /** Copies every weight but the head (and a dropped pre-logits layer) from source into target. */
     public static void initFrom(VisionTransformer source, VisionTransformer target) {
+        copy(source, target, false);
+    }
+
+    /** Copies every weight, the head included, into a trainable model of the same architecture (e.g. a loaded checkpoint's). */
+    public static void copyAll(VisionTransformer source, VisionTransformer target) {
+        copy(source, target, true);
+    }
+
+    private static void copy(VisionTransformer source, VisionTransformer target, boolean withHead) {
         ViTConfig s = source.config(), t = target.config();
         for (Parameter p : target.parameters().all()) {
             String name = p.name();
-            if (name.startsWith("head.")) continue;                          // stays zero: the new classifier
+            if (!withHead && name.startsWith("head.")) continue;             // stays zero: the new classifier
             Parameter q;
             try {
                 q = source.parameters().get(name);

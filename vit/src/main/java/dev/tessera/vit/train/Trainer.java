@@ -5,7 +5,6 @@ import dev.tessera.engine.autograd.Tape;
 import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.Ema;
-import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
 import dev.tessera.engine.tensor.OffHeap;
 import dev.tessera.engine.tensor.Tensor;
@@ -135,29 +134,18 @@ public final class Trainer {
                     for (Batch b; (b = loader.next()) != null; ) {
                         long step = (long) (epoch - 1) * stepsPerEpoch + b.index();
                         long offHeapBefore = OffHeap.allocatedBytes();
-                        Tape tape = Tape.training(ws);
-                        vit.parameters().zeroGrad();
-                        Tensor x = ws.allocate(b.size(), model.channels(), model.imageHeight(), model.imageWidth()).copyFrom(b.images());
                         long stepSeed = recipe.seed() * 0x100000001B3L + step;
-                        VisionTransformer.Output fwd = vit.forwardWithTokens(tape, x, stepSeed);
-                        Tensor logits = fwd.logits();
-                        Tensor soft = b.soft() == null ? null : ws.allocate(b.size(), model.numClasses()).copyFrom(b.soft());
-                        Tensor loss = Ops.crossEntropy(tape, logits, b.labels(), soft, recipe.labelSmoothing());
-                        // DRLoc: loss + lambda * L1 of the relative positions regressed from token pairs.
-                        if (model.drloc() > 0) loss = Ops.add(tape, loss, Ops.scale(tape, vit.drlocLoss(tape, fwd.tokens(), stepSeed ^ 0x2545F4914F6CDD1DL), model.drloc()));
-                        float l = loss.getFlat(0);
+                        TrainingStep.Result r = TrainingStep.run(vit, opt, ws, b.images(), b.size(), b.labels(), b.soft(), recipe.labelSmoothing(),
+                                recipe.clipNorm(), schedule.at(step), stepSeed);
+                        float l = r.loss();
                         if (!Float.isFinite(l)) {
                             throw new TrainingDiverged("loss is " + l + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
                         }
-                        correct += countCorrect(logits, b.labels());
-                        tape.backward(loss);
-                        double norm = GradClip.clipGlobalNorm(vit.parameters().all(), recipe.clipNorm() > 0 ? recipe.clipNorm() : Double.MAX_VALUE);
-                        if (!Double.isFinite(norm)) {
-                            throw new TrainingDiverged("gradient norm is " + norm + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
+                        if (!Double.isFinite(r.gradNorm())) {
+                            throw new TrainingDiverged("gradient norm is " + r.gradNorm() + " at epoch " + epoch + ", step " + step + "; the last good checkpoint is " + ckpt);
                         }
-                        opt.step(schedule.at(step));
+                        correct += r.correct();
                         if (ema != null) ema.update();
-                        tape.reset();
                         lossSum += (double) l * b.size();
                         seen += b.size();
                         // Off-heap growth of training steps after the first (evaluation may size the workspace up).
