@@ -8,6 +8,13 @@ Needs Debian's python3-torch, python3-torchvision, python3-pil (python3-onnx for
       dim 36, 3 heads, MLP 70, 2 layers, 7 classes; biases and LayerNorms randomised too), saved in the three
       namings (torchvision, timm, Hugging Face + config.json) and once in BF16, with an input batch and the logits.
       Also PIL resize/convert fixtures for the preprocessing tests.
+  make_vit_fixtures.py trajectory OUT_DIR
+      A training trajectory for the llm.c-style whole-model test: a random-init torchvision ViT with odd sizes (image
+      12, patch 4, dim 24, 3 heads, MLP 40, 2 layers, 5 classes; biases, LayerNorms and head randomised), one batch
+      of 6 images with labels, and PyTorch's loss and gradient norm at each of 8 steps of AdamW (lr 3e-3, betas 0.9
+      / 0.999, eps 1e-8, weight decay 0.05 on matrices only, as Tessera decays), label smoothing 0.1 and clipping at
+      global norm 1; then the logits after the last step. Written to OUT_DIR/trajectory_torchvision.safetensors
+      (the initial weights) and OUT_DIR/trajectory_io.safetensors.
   make_vit_fixtures.py b16 OUT_DIR [--onnx]
       ViT-B/16 at 224 (random weights, seed 0: the ONNX Runtime peer's model, but with a random instead of a zero
       head so that logits say something): weights, input, logits and, with --onnx, OUT_DIR/vit_b_16.onnx, for the
@@ -166,6 +173,41 @@ def pil_fixtures(out):
         json.dump(cases, f, indent=1)
 
 
+def trajectory(out, steps=8):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2)
+    m = VisionTransformer(image_size=12, patch_size=4, num_layers=2, num_heads=3, hidden_dim=24, mlp_dim=40, num_classes=5)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias") or "ln" in name or "head" in name:
+                p.copy_(torch.randn_like(p) * 0.2 + (1.0 if ("ln" in name and name.endswith("weight")) else 0.0))
+    save_safetensors(f"{out}/trajectory_torchvision.safetensors", m.state_dict())
+    x = torch.randn(6, 3, 12, 12)
+    labels = torch.tensor([0, 3, 1, 4, 2, 3])
+    m.train()  # no dropout in this config: train and eval modes compute the same
+    # Tessera decays matrices (and the patch projection) but not biases, norms, tokens or position embeddings.
+    decay = [p for n, p in m.named_parameters() if p.dim() >= 2 and n not in ("class_token", "encoder.pos_embedding")]
+    rest = [p for n, p in m.named_parameters() if not (p.dim() >= 2 and n not in ("class_token", "encoder.pos_embedding"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
+                            lr=3e-3, betas=(0.9, 0.999), eps=1e-8)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    losses, norms = [], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(m(x), labels)
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)))
+        losses.append(float(loss))
+        opt.step()
+    with torch.no_grad():
+        logits = m(x)
+    save_safetensors(f"{out}/trajectory_io.safetensors", {
+        "input": x, "labels": labels.float(), "losses": torch.tensor(losses), "grad_norms": torch.tensor(norms),
+        "final_logits": logits})
+    print("losses", losses)
+    print("grad norms", norms)
+
+
 def b16(out, onnx):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
@@ -184,6 +226,11 @@ def b16(out, onnx):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("small", "b16"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("small", "trajectory", "b16"):
         sys.exit(__doc__)
-    small(sys.argv[2], "--onnx" in sys.argv) if sys.argv[1] == "small" else b16(sys.argv[2], "--onnx" in sys.argv)
+    if sys.argv[1] == "small":
+        small(sys.argv[2], "--onnx" in sys.argv)
+    elif sys.argv[1] == "trajectory":
+        trajectory(sys.argv[2])
+    else:
+        b16(sys.argv[2], "--onnx" in sys.argv)
