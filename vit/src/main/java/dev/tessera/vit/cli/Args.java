@@ -72,6 +72,25 @@ final class Args {
         }
     }
 
+    /** An option that takes true or false ("--flip false"); anything else is a usage error, not a silent false. */
+    boolean bool(String name, boolean def) {
+        String v = values.get(name);
+        if (v == null) return def;
+        if (v.equalsIgnoreCase("true")) return true;
+        if (v.equalsIgnoreCase("false")) return false;
+        throw new UsageException("--" + name + " expects true or false, got '" + v + "'");
+    }
+
+    /** One of an enum's constants by name, any case; otherwise a usage error listing them. */
+    <E extends Enum<E>> E choice(String name, Class<E> type, E def) {
+        String v = values.get(name);
+        if (v == null) return def;
+        for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(v)) return e;
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) names.add(e.name().toLowerCase(java.util.Locale.ROOT));
+        throw new UsageException("--" + name + " expects one of " + String.join(", ", names) + "; got '" + v + "'");
+    }
+
     boolean flag(String name) {
         return flag(name, false);
     }

@@ -57,8 +57,8 @@ final class TrainCommand {
             int dim = a.integer("dim", base.dim()), heads = a.integer("heads", base.heads());
             mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), dim, a.integer("depth", base.depth()), heads,
                     a.integer("mlp-dim", base.mlpDim()), 10);
-            mc = mc.withPool(ViTConfig.Pool.valueOf(a.str("pool", "cls").toUpperCase(Locale.ROOT)))
-                    .withPosEmb(ViTConfig.PosEmb.valueOf(a.str("posemb", "learn").toUpperCase(Locale.ROOT)))
+            mc = mc.withPool(a.choice("pool", ViTConfig.Pool.class, ViTConfig.Pool.CLS))
+                    .withPosEmb(a.choice("posemb", ViTConfig.PosEmb.class, ViTConfig.PosEmb.LEARN))
                     // No stochastic depth by default: at 24 epochs this model underfits (train accuracy under
                     // augmentation ends near test accuracy), and drop-path 0.1 cost 0.3 points (91.43 -> 91.75%, seed 3).
                     .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0f)).withAttentionDropout(a.flt("attn-dropout", 0f))
@@ -71,11 +71,12 @@ final class TrainCommand {
                 .withLr(a.flt("lr", tc.lr())).withSeed(a.lng("seed", tc.seed())).withThreads(a.integer("threads", tc.threads()))
                 .withWeightDecay(a.flt("weight-decay", tc.weightDecay())).withWarmup(a.flt("warmup", tc.warmupEpochs()))
                 .withSmoothing(a.flt("smoothing", tc.labelSmoothing()))
-                .withAugment(a.integer("crop-pad", tc.cropPad()), Boolean.parseBoolean(a.str("flip", Boolean.toString(tc.flip()))))
+                .withAugment(a.integer("crop-pad", tc.cropPad()), a.bool("flip", tc.flip()))
                 .withEma(a.flt("ema", tc.emaDecay()));
         tc = tc.withInceptionCrop(a.flt("inception-crop", 0f));
         tc = tc.withRandAugment(randAugment(a.str("randaugment", null)));
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
+        if (!(mixup >= 0) || !(cutmix >= 0)) throw new UsageException("--mixup and --cutmix take a Beta alpha >= 0 (0 = off); got " + mixup + " and " + cutmix);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
         String data = a.str("data", null);
         String dataset = a.str("dataset", "fashion-mnist");

@@ -38,6 +38,12 @@ public final class FashionMnist {
             String why = check(dir);
             if (why == null) return read(dir);
             tried.add(dir + ": " + why);
+            // The search goes on, as the order above says, but a directory the user named should not be passed over
+            // in silence: a typo would otherwise train on whatever copy is found next.
+            if (dir.equals(explicit)) {
+                System.getLogger(FashionMnist.class.getName()).log(System.Logger.Level.WARNING,
+                        "--data " + dir + ": " + why + "; looking in the other places ($TESSERA_DATA, ~/.cache/tessera, " + DEBIAN + ", download)");
+            }
         }
         Path cache = cacheDir();
         if (Boolean.getBoolean("tessera.offline")) {

@@ -13,10 +13,14 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         if (!(lr > 0)) throw new IllegalArgumentException("learning rate must be > 0, got " + lr);
-        if (weightDecay < 0) throw new IllegalArgumentException("weight decay must be >= 0");
-        if (labelSmoothing < 0 || labelSmoothing >= 1) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
-        if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("EMA decay must be in [0, 1) (0 = off)");
+        if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight decay must be >= 0");
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
+        if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("EMA decay must be in [0, 1) (0 = off)");
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        if (!(warmupEpochs >= 0)) throw new IllegalArgumentException("warmup must be >= 0 epochs, got " + warmupEpochs);
+        if (!(minLrRatio >= 0 && minLrRatio <= 1)) throw new IllegalArgumentException("final learning-rate ratio must be in [0, 1], got " + minLrRatio);
+        if (Float.isNaN(clipNorm)) throw new IllegalArgumentException("clipping norm must be a number (<= 0 = off)");
+        if (cropPad < 0) throw new IllegalArgumentException("crop padding must be >= 0 pixels, got " + cropPad);
         if (randAugment == null) throw new IllegalArgumentException("RandAugment policy must not be null (use Policy.NONE)");
         if (inceptionScale < 0 || inceptionScale >= 1) throw new IllegalArgumentException("Inception crop min scale must be in [0, 1) (0 = off)");
     }
