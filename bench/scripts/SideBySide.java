@@ -16,7 +16,8 @@ import java.util.List;
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
  *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | train:128 (the
- *             default recipe's D=128 model with SPT and LSA) | eval (its
+ *             D=128 benchmark shape, depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01)
+ *             | train:recipe (today's default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's
  *             forward on an inference tape) | infer:FILE (batch 1) | row:KERNEL (copy, layernorm, softmax, gelu,
  *             gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved per operation)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
@@ -120,7 +121,7 @@ public class SideBySide {
                 default -> throw new IllegalArgumentException("unknown row kernel " + w);
             };
         }
-        if (w.equals("train") || w.equals("train:128") || w.equals("eval") || w.startsWith("infer:")) {
+        if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             if (w.startsWith("infer:")) {
                 Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(w.substring(6)));
@@ -133,9 +134,9 @@ public class SideBySide {
                 return () -> invoke(logits, vit, in, 1);
             }
             Class<?> cfgClass = l.loadClass("dev.tessera.vit.model.ViTConfig");
-            boolean recipe = w.equals("train:128");
+            boolean recipe = w.startsWith("train:"), today = w.equals("train:recipe");
             Object cfg = cfgClass.getMethod("of", int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class)
-                    .invoke(null, 28, 28, 1, 4, recipe ? 128 : 192, 6, recipe ? 4 : 3, recipe ? 256 : 768, 10);
+                    .invoke(null, 28, 28, 1, 4, recipe ? 128 : 192, today ? 4 : 6, recipe ? 4 : 3, today ? 512 : recipe ? 256 : 768, 10);
             if (recipe) cfg = cfgClass.getMethod("withSmallDataMethods", boolean.class, boolean.class).invoke(cfg, true, true);
             Object vit = vitClass.getConstructor(cfgClass, long.class).newInstance(cfg, 0L);
             Object params = vitClass.getMethod("parameters").invoke(vit);

@@ -26,9 +26,10 @@ final class TrainCommand {
      * {@code --spt=false --lsa=false}: over 16 epochs on all of Fashion-MNIST they gave 90.4% against 88.7% plain.
      */
     static ViTConfig defaultModel() {
-        // 7x7 = 49 patches of 4x4 pixels, width 128, depth 6, 4 heads, MLP 256: the smaller of the two
-        // benchmark shapes, which trains 24 epochs within an hour on two cores here (~450 img/s with augmentation).
-        return ViTConfig.of(28, 28, 1, 4, 128, 6, 4, 256, 10);
+        // 7x7 = 49 patches of 4x4 pixels, width 128, 4 heads; depth 4 with MLP 512 rather than the benchmark shape's
+        // depth 6 with MLP 256: the same multiply-adds per token, fewer per-layer passes, 15% faster epochs (90-110 s
+        // on two cores here against 110-130), and no worse per epoch (92.13% against 92.05% at 24 epochs, seed 3).
+        return ViTConfig.of(28, 28, 1, 4, 128, 4, 4, 512, 10);
     }
 
     /** "--randaugment N,M": N operations per image at magnitude M of 30 (e.g. 2,9); absent or "0" means off. */
