@@ -40,7 +40,12 @@ class PretrainedImportTest {
     }
 
     static float[] io(String name) throws IOException {
-        try (SafeTensors.File f = SafeTensors.open(fixture("tiny_io.safetensors")); Arena a = Arena.ofConfined()) {
+        return floats("tiny_io.safetensors", name);
+    }
+
+    /** One tensor of a fixture file, as floats. */
+    static float[] floats(String file, String name) throws IOException {
+        try (SafeTensors.File f = SafeTensors.open(fixture(file)); Arena a = Arena.ofConfined()) {
             int[] s = f.tensors().get(name).shape();
             long n = 1;
             for (int d : s) n *= d;

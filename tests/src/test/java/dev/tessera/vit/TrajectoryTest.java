@@ -6,14 +6,10 @@ import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.tensor.Workspace;
 import dev.tessera.engine.autograd.Tape;
 import dev.tessera.vit.io.PretrainedWeights;
-import dev.tessera.vit.io.SafeTensors;
 import dev.tessera.vit.model.VisionTransformer;
 import dev.tessera.vit.train.FineTune;
 import dev.tessera.vit.train.TrainingStep;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,14 +23,7 @@ class TrajectoryTest {
     static final float LR = 3e-3f;
 
     static float[] io(String name) throws IOException {
-        try (SafeTensors.File f = SafeTensors.open(PretrainedImportTest.fixture("trajectory_io.safetensors")); Arena a = Arena.ofConfined()) {
-            int[] s = f.tensors().get(name).shape();
-            long n = 1;
-            for (int d : s) n *= d;
-            MemorySegment m = a.allocate(n * 4);
-            f.readInto(name, s, m, 0);
-            return m.toArray(ValueLayout.JAVA_FLOAT);
-        }
+        return PretrainedImportTest.floats("trajectory_io.safetensors", name);
     }
 
     @Test

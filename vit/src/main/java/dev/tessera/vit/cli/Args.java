@@ -74,11 +74,7 @@ final class Args {
 
     /** An option that takes true or false ("--flip false"); anything else is a usage error, not a silent false. */
     boolean bool(String name, boolean def) {
-        String v = values.get(name);
-        if (v == null) return def;
-        if (v.equalsIgnoreCase("true")) return true;
-        if (v.equalsIgnoreCase("false")) return false;
-        throw new UsageException("--" + name + " expects true or false, got '" + v + "'");
+        return trueOrFalse(name, def, "expects true or false,");
     }
 
     /** One of an enum's constants by name, any case; otherwise a usage error listing them. */
@@ -97,10 +93,15 @@ final class Args {
 
     /** "--name" or "--name=true|false"; anything else is a usage error rather than a silent false. */
     boolean flag(String name, boolean absent) {
+        return trueOrFalse(name, absent, "takes no value, or =true / =false;");
+    }
+
+    /** The option's value as true or false (any case), def when absent; anything else a usage error saying what it takes. */
+    private boolean trueOrFalse(String name, boolean def, String takes) {
         String v = values.get(name);
-        if (v == null) return absent;
+        if (v == null) return def;
         if (v.equalsIgnoreCase("true")) return true;
         if (v.equalsIgnoreCase("false")) return false;
-        throw new UsageException("--" + name + " takes no value, or =true / =false; got '" + v + "'");
+        throw new UsageException("--" + name + " " + takes + " got '" + v + "'");
     }
 }

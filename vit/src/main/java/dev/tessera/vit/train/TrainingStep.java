@@ -22,9 +22,7 @@ public final class TrainingStep {
     private TrainingStep() {}
 
     /** The loss before the update, the gradient norm before clipping (NaN if not reached), correct argmaxes. */
-    public record Result(float loss, double gradNorm, int correct) {
-        public boolean finite() { return Float.isFinite(loss) && Double.isFinite(gradNorm); }
-    }
+    public record Result(float loss, double gradNorm, int correct) {}
 
     /**
      * images: (B, C, H, W) normalised, flat; labels: B class indices (used for accuracy, and for the loss when soft is
