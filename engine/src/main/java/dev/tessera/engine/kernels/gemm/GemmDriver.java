@@ -324,14 +324,16 @@ public final class GemmDriver {
 
     /** B K [pc, pc+kc) x columns [j0, j0+nc) into nr-column micro-panels: bp[panel][p][j], zero padded. */
     private void packB(boolean transB, MemorySegment b, long bOff, long ldb, int j0, int nc, int pc, int kc, MemorySegment bp) {
+        if (!transB) {
+            // B(p, j) at bOff + p*ldb + j: all nc columns of a k step at once, nc contiguous floats, packed with vectors
+            // and zero padded by the kernel's packer.
+            uk.packB(b, bOff + (long) pc * ldb + j0, ldb, kc, nc, bp, 0);
+            return;
+        }
         for (int jr = 0; jr < nc; jr += nr) {
             int cols = Math.min(nr, nc - jr);
             long base = (long) (jr / nr) * nr * kc;
-            if (!transB) {
-                // B(p, j) at bOff + p*ldb + j: nr contiguous floats per k step, packed with vectors and zero padded
-                // by the kernel's packer.
-                uk.packB(b, bOff + (long) pc * ldb + j0 + jr, ldb, kc, cols, bp, base);
-            } else {
+            {
                 // B(p, j) at bOff + j*ldb + p: the nr stored rows are bulk-copied to the heap, transposed there and the
                 // panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
                 // this path carries every linear layer of a mapped PyTorch checkpoint (weights stored (out, in)).

@@ -25,7 +25,10 @@ public interface MicroKernel {
      */
     void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
 
-    /** Packs B rows: bp[dst + p*nr + j] = b[src + p*ldb + j] for p < kc, j < cols; 0 for cols <= j < nr. Offsets in floats. */
+    /**
+     * Packs B rows into panels of nr columns, kc*nr floats each: bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + p*ldb + j]
+     * for p < kc, j < cols; 0 up to whole panels. Offsets in floats.
+     */
     void packB(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst);
 
     /**
