@@ -95,7 +95,29 @@ public final class VisionTransformer implements AutoCloseable {
      * dropout/drop-path drawn from {@code seed}; an inference tape does neither.
      */
     public Tensor forward(Tape tape, Tensor images, long seed) {
+        int batch = images.dim(0);
+        if (!tape.recording()) {
+            int per = BatchChunks.imagesPerChunk(batch, config.tokens());
+            if (per < batch) return forwardInChunks(tape, images, per);
+        }
         return forwardWithTokens(tape, images, seed).logits();
+    }
+
+    /**
+     * Inference a chunk of images at a time ({@link BatchChunks}), each chunk's temporaries released before the next:
+     * the logits are those of the whole batch, row for row.
+     */
+    private Tensor forwardInChunks(Tape tape, Tensor images, int per) {
+        dev.tessera.engine.tensor.Workspace ws = tape.workspace();
+        int batch = images.dim(0);
+        Tensor logits = ws.allocate(batch, config.numClasses());
+        for (int i0 = 0; i0 < batch; i0 += per) {
+            int i1 = Math.min(batch, i0 + per);
+            dev.tessera.engine.tensor.Workspace.Mark m = ws.mark();
+            logits.slice(0, i0, i1).copyFrom(forwardWithTokens(tape, images.slice(0, i0, i1), 0).logits());
+            ws.release(m);
+        }
+        return logits;
     }
 
     /** The logits and the final (normalised) tokens (B, T, D), which DRLoc's loss reads. */

@@ -1,0 +1,111 @@
+package dev.tessera.vit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.tessera.engine.autograd.Tape;
+import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.Workspace;
+import dev.tessera.vit.model.BatchChunks;
+import dev.tessera.vit.model.ViTConfig;
+import dev.tessera.vit.model.VisionTransformer;
+import dev.tessera.vit.train.FineTune;
+import dev.tessera.vit.train.TrainingStep;
+import java.util.Random;
+import net.jqwik.api.*;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A batch taken a chunk at a time ({@link BatchChunks}) is the same computation as the whole batch: the training step's
+ * loss, gradient norm, accuracy and gradients, and the inference logits.
+ */
+class BatchChunksTest {
+    private static final ViTConfig CONFIG = ViTConfig.of(12, 8, 1, 4, 16, 2, 2, 24, 5);
+
+    private static float[] random(int n, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+        return x;
+    }
+
+    private static boolean close(double got, double want, double atol, double rtol) {
+        return Math.abs(got - want) <= atol + rtol * Math.abs(want);
+    }
+
+    @Property(tries = 12)
+    void aChunkedStepIsTheWholeBatchStep(@ForAll("batches") int batch, @ForAll("chunks") int perChunk, @ForAll boolean mixing,
+                                         @ForAll boolean smallDataMethods) {
+        ViTConfig c = CONFIG.withSmallDataMethods(smallDataMethods, smallDataMethods);
+        int per = c.channels() * c.imageHeight() * c.imageWidth();
+        float[] images = random(batch * per, batch);
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++) labels[i] = (i * 7 + 3) % c.numClasses();
+        float[] soft = null;
+        if (mixing) {
+            soft = new float[batch * c.numClasses()];
+            for (int i = 0; i < batch; i++) { soft[i * c.numClasses() + labels[i]] = 0.7f; soft[i * c.numClasses() + (labels[i] + 1) % c.numClasses()] = 0.3f; }
+        }
+        try (VisionTransformer whole = new VisionTransformer(c, 3); VisionTransformer chunked = new VisionTransformer(c, 4);
+             Workspace ws = new Workspace()) {
+            FineTune.copyAll(whole, chunked);
+            AdamW a = new AdamW(whole.parameters(), 0.9f, 0.999f, 1e-8f, 0.05f), b = new AdamW(chunked.parameters(), 0.9f, 0.999f, 1e-8f, 0.05f);
+            for (int step = 0; step < 2; step++) {
+                TrainingStep.Result w = TrainingStep.run(whole, a, ws, images, batch, labels, soft, 0.1f, 1.0, 1e-2f, step, batch);
+                TrainingStep.Result k = TrainingStep.run(chunked, b, ws, images, batch, labels, soft, 0.1f, 1.0, 1e-2f, step, perChunk);
+                assertTrue(close(k.loss(), w.loss(), 1e-6, 1e-5), "loss " + k.loss() + " vs " + w.loss());
+                assertTrue(close(k.gradNorm(), w.gradNorm(), 1e-6, 1e-4), "gradient norm " + k.gradNorm() + " vs " + w.gradNorm());
+                assertEquals(w.correct(), k.correct());
+            }
+            // Gradients of the last step, not the weights: the key bias has a gradient of exactly zero in exact
+            // arithmetic (softmax ignores a shift shared by all keys), so its rounding noise, which AdamW scales up to
+            // steps of the learning rate, differs between any two summation orders.
+            var pa = whole.parameters().all();
+            var pb = chunked.parameters().all();
+            double scale = 0;
+            for (var q : pa) for (float g : q.grad().toArray()) scale = Math.max(scale, Math.abs(g));
+            for (int p = 0; p < pa.size(); p++) {
+                float[] gw = pa.get(p).grad().toArray(), gk = pb.get(p).grad().toArray();
+                for (int i = 0; i < gw.length; i++) {
+                    assertTrue(close(gk[i], gw[i], 1e-5 * scale, 1e-3), pa.get(p).name() + ".grad[" + i + "]: " + gk[i] + " vs " + gw[i]);
+                }
+            }
+        }
+    }
+
+    @Provide
+    Arbitrary<Integer> batches() { return Arbitraries.of(1, 2, 7, 16, 17); }
+
+    @Provide
+    Arbitrary<Integer> chunks() { return Arbitraries.of(1, 3, 16); }
+
+    @Test
+    void chunkedInferenceGivesTheWholeBatchLogits() {
+        int tokens = CONFIG.tokens(), batch = 2 * BatchChunks.imagesPerChunk(1 << 20, tokens) + 5;
+        assertTrue(BatchChunks.imagesPerChunk(batch, tokens) < batch, "the batch must be split for this test to mean anything");
+        int per = CONFIG.channels() * CONFIG.imageHeight() * CONFIG.imageWidth();
+        float[] images = random(batch * per, 9);
+        try (VisionTransformer vit = new VisionTransformer(CONFIG, 5); Workspace ws = new Workspace()) {
+            Tape tape = Tape.inference(ws);
+            Tensor x = ws.allocate(batch, 1, CONFIG.imageHeight(), CONFIG.imageWidth()).copyFrom(images);
+            float[] chunked = vit.forward(tape, x, 0).toArray();
+            float[] whole = vit.forwardWithTokens(tape, x, 0).logits().toArray();
+            tape.reset();
+            assertEquals(whole.length, chunked.length);
+            for (int i = 0; i < whole.length; i++) assertTrue(close(chunked[i], whole[i], 1e-5, 1e-5), "logit " + i + ": " + chunked[i] + " vs " + whole[i]);
+        }
+    }
+
+    @Test
+    void chunksAreNearTheTargetAndCoverTheBatch() {
+        assertEquals(1, BatchChunks.imagesPerChunk(1, 50));
+        assertEquals(40, BatchChunks.imagesPerChunk(40, 50), "a batch of about two chunks stays whole");
+        for (int batch : new int[] {1, 7, 128, 500, 4096}) {
+            for (int tokens : new int[] {1, 10, 50, 197}) {
+                int per = BatchChunks.imagesPerChunk(batch, tokens);
+                assertTrue(per >= 1 && per <= batch, batch + " images of " + tokens + " tokens: " + per);
+            }
+        }
+        assertTrue(BatchChunks.imagesPerChunk(4096, 50) < 4096);
+    }
+}
