@@ -15,10 +15,10 @@ import java.util.List;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
- *   WORKLOAD: gemm:MxNxK | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | train:128 (the
+ *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | train:128 (the
  *             D=128 benchmark shape, depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01)
  *             | train:recipe (today's default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's
- *             forward on an inference tape) | infer:FILE (batch 1) | row:KERNEL (copy, layernorm, softmax, gelu,
+ *             forward on an inference tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL (copy, layernorm, softmax, gelu,
  *             gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved per operation)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
@@ -68,8 +68,9 @@ public class SideBySide {
         Class<?> kernels = l.loadClass("dev.tessera.engine.kernels.Kernels");
         Arena arena = Arena.ofShared();
         java.util.Random rnd = new java.util.Random(1);
-        if (w.startsWith("gemm:")) {
-            String[] s = w.substring(5).split("x");
+        if (w.startsWith("gemm:") || w.startsWith("gemmtn:")) {
+            boolean tn = w.startsWith("gemmtn:");
+            String[] s = w.substring(w.indexOf(':') + 1).split("x");
             int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);
             MemorySegment x = random(arena, (long) m * kk, rnd), y = random(arena, (long) kk * n, rnd), c = arena.allocate(4L * m * n, 64);
             Class<?> ep = l.loadClass("dev.tessera.engine.kernels.Epilogue");
@@ -77,6 +78,8 @@ public class SideBySide {
             Method gemm = kernels.getMethod("gemm", boolean.class, boolean.class, int.class, int.class, int.class, float.class,
                     MemorySegment.class, long.class, long.class, MemorySegment.class, long.class, long.class, float.class,
                     MemorySegment.class, long.class, long.class, ep);
+            // gemmtn: C (m, n) += A^T B with A stored (k, m), as a weight gradient dW += x^T dy over k tokens.
+            if (tn) return () -> invoke(gemm, k, true, false, m, n, kk, 1f, x, 0L, (long) m, y, 0L, (long) n, 1f, c, 0L, (long) n, none);
             return () -> invoke(gemm, k, false, false, m, n, kk, 1f, x, 0L, (long) kk, y, 0L, (long) n, 0f, c, 0L, (long) n, none);
         }
         if (w.startsWith("attention:")) {
@@ -121,7 +124,7 @@ public class SideBySide {
                 default -> throw new IllegalArgumentException("unknown row kernel " + w);
             };
         }
-        if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.startsWith("infer:")) {
+        if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.equals("eval:128") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             if (w.startsWith("infer:")) {
                 Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(w.substring(6)));
@@ -134,9 +137,9 @@ public class SideBySide {
                 return () -> invoke(logits, vit, in, 1);
             }
             Class<?> cfgClass = l.loadClass("dev.tessera.vit.model.ViTConfig");
-            boolean recipe = w.startsWith("train:"), today = w.equals("train:recipe");
+            boolean recipe = w.startsWith("train:"), today = w.equals("train:recipe"), small = recipe || w.equals("eval:128");
             Object cfg = cfgClass.getMethod("of", int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class)
-                    .invoke(null, 28, 28, 1, 4, recipe ? 128 : 192, today ? 4 : 6, recipe ? 4 : 3, today ? 512 : recipe ? 256 : 768, 10);
+                    .invoke(null, 28, 28, 1, 4, small ? 128 : 192, today ? 4 : 6, small ? 4 : 3, today ? 512 : small ? 256 : 768, 10);
             if (recipe) cfg = cfgClass.getMethod("withSmallDataMethods", boolean.class, boolean.class).invoke(cfg, true, true);
             Object vit = vitClass.getConstructor(cfgClass, long.class).newInstance(cfg, 0L);
             Object params = vitClass.getMethod("parameters").invoke(vit);
@@ -144,19 +147,16 @@ public class SideBySide {
             Object opt = l.loadClass("dev.tessera.engine.optim.AdamW").getConstructor(l.loadClass("dev.tessera.engine.nn.ParameterSet"), float.class, float.class, float.class, float.class)
                     .newInstance(params, 0.9f, 0.999f, 1e-8f, 0.05f);
             Class<?> wsClass = l.loadClass("dev.tessera.engine.tensor.Workspace"), tapeClass = l.loadClass("dev.tessera.engine.autograd.Tape");
-            Class<?> tensor = l.loadClass("dev.tessera.engine.tensor.Tensor"), ops = l.loadClass("dev.tessera.engine.autograd.Ops");
+            Class<?> tensor = l.loadClass("dev.tessera.engine.tensor.Tensor");
             Object ws = wsClass.getConstructor().newInstance();
             float[] images = new float[128 * 28 * 28];
             for (int i = 0; i < images.length; i++) images[i] = (float) rnd.nextGaussian();
             int[] labels = new int[128];
             for (int i = 0; i < labels.length; i++) labels[i] = rnd.nextInt(10);
-            Method training = tapeClass.getMethod("training", wsClass), allocate = wsClass.getMethod("allocate", int[].class);
+            Method allocate = wsClass.getMethod("allocate", int[].class), reset = tapeClass.getMethod("reset");
             Method copyFrom = tensor.getMethod("copyFrom", float[].class), forward = vitClass.getMethod("forward", tapeClass, tensor, long.class);
-            Method ce = ops.getMethod("crossEntropy", tapeClass, tensor, int[].class, tensor, float.class);
-            Method backward = tapeClass.getMethod("backward", tensor), reset = tapeClass.getMethod("reset");
-            Method zeroGrad = l.loadClass("dev.tessera.engine.nn.ParameterSet").getMethod("zeroGrad"), step = opt.getClass().getMethod("step", float.class);
             long[] seed = {0};
-            if (w.equals("eval")) {
+            if (w.startsWith("eval")) {
                 Method inference = tapeClass.getMethod("inference", wsClass);
                 return () -> {
                     Object tape = invoke(inference, null, ws);
@@ -165,15 +165,11 @@ public class SideBySide {
                     invoke(reset, tape);
                 };
             }
-            return () -> {
-                Object tape = invoke(training, null, ws);
-                invoke(zeroGrad, params);
-                Object x = invoke(copyFrom, invoke(allocate, ws, (Object) new int[] {128, 1, 28, 28}), (Object) images);
-                Object loss = invoke(ce, null, tape, invoke(forward, vit, tape, x, seed[0]++), labels, null, 0f);
-                invoke(backward, tape, loss);
-                invoke(step, opt, 1e-4f);
-                invoke(reset, tape);
-            };
+            // The trainer's own step: forward, cross-entropy, backward, AdamW (no clipping), as the builds define it.
+            Class<?> optimizer = l.loadClass("dev.tessera.engine.optim.Optimizer");
+            Method run = l.loadClass("dev.tessera.vit.train.TrainingStep").getMethod("run", vitClass, optimizer, wsClass, float[].class, int.class,
+                    int[].class, float[].class, float.class, double.class, float.class, long.class);
+            return () -> invoke(run, null, vit, opt, ws, images, 128, labels, null, 0f, 0.0, 1e-4f, seed[0]++);
         }
         throw new IllegalArgumentException("unknown workload " + w);
     }
