@@ -15,11 +15,13 @@ import java.util.List;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
- *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N (12 heads of 64, forward) | train (D=192 ViT step, batch 128) | train:128 (the
- *             D=128 benchmark shape, depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01)
- *             | train:recipe (today's default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's
- *             forward on an inference tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL (copy, layernorm, softmax, gelu,
- *             gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved per operation)
+ *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N (12 heads of 64, forward)
+ *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
+ *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
+ *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
+ *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL
+ *             (copy, layernorm, softmax, gelu, gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved
+ *             per operation)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
  * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
@@ -143,7 +145,6 @@ public class SideBySide {
             if (recipe) cfg = cfgClass.getMethod("withSmallDataMethods", boolean.class, boolean.class).invoke(cfg, true, true);
             Object vit = vitClass.getConstructor(cfgClass, long.class).newInstance(cfg, 0L);
             Object params = vitClass.getMethod("parameters").invoke(vit);
-            Class<?> psClass = params.getClass();
             Object opt = l.loadClass("dev.tessera.engine.optim.AdamW").getConstructor(l.loadClass("dev.tessera.engine.nn.ParameterSet"), float.class, float.class, float.class, float.class)
                     .newInstance(params, 0.9f, 0.999f, 1e-8f, 0.05f);
             Class<?> wsClass = l.loadClass("dev.tessera.engine.tensor.Workspace"), tapeClass = l.loadClass("dev.tessera.engine.autograd.Tape");

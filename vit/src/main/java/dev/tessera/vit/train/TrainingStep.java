@@ -5,12 +5,13 @@ import dev.tessera.engine.autograd.Tape;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.Optimizer;
 import dev.tessera.engine.tensor.Tensor;
+import dev.tessera.engine.tensor.TensorException;
 import dev.tessera.engine.tensor.Workspace;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import dev.tessera.vit.model.BatchChunks;
 import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.model.VisionTransformer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * One optimisation step: forward on a training tape, cross-entropy (label smoothing, or soft targets from Mixup and
@@ -49,11 +50,11 @@ public final class TrainingStep {
         ViTConfig c = vit.config();
         int per = c.channels() * c.imageHeight() * c.imageWidth(), classes = c.numClasses();
         if (images.length != (long) batch * per) {
-            throw new dev.tessera.engine.tensor.TensorException("training step: " + images.length + " floats are not " + batch + " images of ("
+            throw new TensorException("training step: " + images.length + " floats are not " + batch + " images of ("
                     + c.channels() + ", " + c.imageHeight() + ", " + c.imageWidth() + ")");
         }
         if (soft != null && soft.length != (long) batch * classes) {
-            throw new dev.tessera.engine.tensor.TensorException("training step: " + soft.length + " soft targets are not " + batch + " x " + classes);
+            throw new TensorException("training step: " + soft.length + " soft targets are not " + batch + " x " + classes);
         }
         vit.parameters().zeroGrad();
         float lossSum = 0f;
@@ -73,7 +74,7 @@ public final class TrainingStep {
                     target = ws.allocate(n, classes);
                     MemorySegment.copy(soft, i0 * classes, target.segment(), ValueLayout.JAVA_FLOAT, target.offset() * Float.BYTES, n * classes);
                 }
-                int[] chunkLabels = labels == null ? null : java.util.Arrays.copyOfRange(labels, i0, i0 + n);
+                int[] chunkLabels = labels == null || n == batch ? labels : java.util.Arrays.copyOfRange(labels, i0, i0 + n);
                 Tensor loss = Ops.crossEntropy(tape, logits, chunkLabels, target, smoothing);
                 // DRLoc: loss + lambda * L1 of the relative positions regressed from token pairs.
                 if (c.drloc() > 0) loss = Ops.add(tape, loss, Ops.scale(tape, vit.drlocLoss(tape, fwd.tokens(), chunkSeed ^ 0x2545F4914F6CDD1DL), c.drloc()));

@@ -330,23 +330,21 @@ public final class GemmDriver {
             uk.packB(b, bOff + (long) pc * ldb + j0, ldb, kc, nc, bp, 0);
             return;
         }
+        // B(p, j) at bOff + j*ldb + p: the nr stored rows of each panel are bulk-copied to the heap, transposed there
+        // and the panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
+        // this path carries every linear layer of a mapped PyTorch checkpoint (weights stored (out, in)).
+        Buffers buf = buffers.get();
+        float[] rows = buf.rowsB(nr * kc), panel = buf.panelB;
         for (int jr = 0; jr < nc; jr += nr) {
             int cols = Math.min(nr, nc - jr);
             long base = (long) (jr / nr) * nr * kc;
-            {
-                // B(p, j) at bOff + j*ldb + p: the nr stored rows are bulk-copied to the heap, transposed there and the
-                // panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
-                // this path carries every linear layer of a mapped PyTorch checkpoint (weights stored (out, in)).
-                Buffers buf = buffers.get();
-                float[] rows = buf.rowsB(nr * kc), panel = buf.panelB;
-                for (int j = 0; j < cols; j++) MemorySegment.copy(b, F, (bOff + (long) (j0 + jr + j) * ldb + pc) * 4, rows, j * kc, kc);
-                for (int j = cols; j < nr; j++) java.util.Arrays.fill(rows, j * kc, (j + 1) * kc, 0f);
-                for (int p = 0; p < kc; p++) {
-                    int d = p * nr;
-                    for (int j = 0; j < nr; j++) panel[d + j] = rows[j * kc + p];
-                }
-                MemorySegment.copy(panel, 0, bp, F, base * 4, nr * kc);
+            for (int j = 0; j < cols; j++) MemorySegment.copy(b, F, (bOff + (long) (j0 + jr + j) * ldb + pc) * 4, rows, j * kc, kc);
+            for (int j = cols; j < nr; j++) java.util.Arrays.fill(rows, j * kc, (j + 1) * kc, 0f);
+            for (int p = 0; p < kc; p++) {
+                int d = p * nr;
+                for (int j = 0; j < nr; j++) panel[d + j] = rows[j * kc + p];
             }
+            MemorySegment.copy(panel, 0, bp, F, base * 4, nr * kc);
         }
     }
 

@@ -21,19 +21,19 @@ final class SimdPack {
     /**
      * bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + p*ldb + j] for p < kc and j < cols, 0 up to whole panels; nr is a
      * multiple of L. A k step's columns are read together, front to back, for every panel: panel by panel, each row
-     * was read nr floats at a time and a row apart, over and over. Full panels too are vector moves rather than one bulk copy per row: on 197-row GEMMs, where each packed float
-     * feeds few rows, 162-179 against 156-173 GFLOPS at one thread (1576 rows: the same within noise).
+     * was read nr floats at a time and a row apart, over and over. Full panels too are vector moves rather than one
+     * bulk copy per row: on 197-row GEMMs, where each packed float feeds few rows, 162-179 against 156-173 GFLOPS at
+     * one thread (1576 rows: the same within noise).
      */
     static void panelB(MemorySegment b, long src, long ldb, int kc, int cols, int nr, MemorySegment bp, long dst) {
-        int panels = (cols + nr - 1) / nr, full = cols / nr;
+        int full = cols / nr, rest = cols - full * nr;
         long panelBytes = (long) nr * kc * 4;
         for (int p = 0; p < kc; p++) {
             long s = (src + p * ldb) * 4, d = (dst + (long) p * nr) * 4;
             for (int q = 0; q < full; q++, s += nr * 4L, d += panelBytes) {
                 for (int j = 0; j < nr; j += L) FloatVector.fromMemorySegment(S, b, s + j * 4L, NO).intoMemorySegment(bp, d + j * 4L, NO);
             }
-            if (full < panels) {
-                int rest = cols - full * nr;
+            if (rest > 0) {
                 for (int j = 0; j < nr; j += L) {
                     // Lanes past cols load as 0 (and are not read): the zero padding comes with the copy.
                     VectorMask<Float> m = S.indexInRange(j, rest);
