@@ -148,6 +148,46 @@ class RowKernelsTest {
         }
     }
 
+    /**
+     * Large enough (rows x cols >= 65536) that the bias gradient and LayerNorm's dgamma/dbeta split their columns over
+     * the pool: each thread's range, vector-aligned or not, must still sum every row.
+     */
+    @Property(tries = 24)
+    void columnReductionsSplitOverThreads(@ForAll("tallRows") int r, @ForAll("splitCols") int c, @ForAll("threads") int threads) {
+        dev.tessera.engine.kernels.Parallel.setThreads(threads);
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) r * c;
+            MemorySegment a = random(arena, n, 1);
+            MemorySegment s0 = random(arena, c, 4), s1 = copy(arena, s0);
+            REF.sumRows(a, 0, s0, 0, r, c); FAST.sumRows(a, 0, s1, 0, r, c);
+            // Float sums over thousands of rows, in another order: rounding grows like sqrt(rows); a missed or doubled
+            // column is off by a whole column sum, about sqrt(rows).
+            double atol = 5e-5 * Math.sqrt(r);
+            assertClose("sumRows", s0, s1, c, atol, 1e-5);
+            MemorySegment x = random(arena, n, 2), g = random(arena, c, 3), y = random(arena, n, 0);
+            MemorySegment m = random(arena, r, 0), rs = random(arena, r, 0);
+            REF.layerNorm(x, 0, g, 0, null, 0, y, 0, m, 0, rs, 0, r, c, 1e-6f);
+            MemorySegment dy = random(arena, n, 5), dx0 = random(arena, n, 6), dx1 = copy(arena, dx0);
+            MemorySegment dg0 = random(arena, c, 7), dg1 = copy(arena, dg0), db0 = random(arena, c, 8), db1 = copy(arena, db0);
+            REF.layerNormBackward(x, 0, g, 0, m, 0, rs, 0, dy, 0, dx0, 0, dg0, 0, db0, 0, r, c);
+            FAST.layerNormBackward(x, 0, g, 0, m, 0, rs, 0, dy, 0, dx1, 0, dg1, 0, db1, 0, r, c);
+            assertClose("layerNorm dx", dx0, dx1, n, 2e-4, 1e-3);
+            assertClose("layerNorm dgamma", dg0, dg1, c, atol, 1e-4);
+            assertClose("layerNorm dbeta", db0, db1, c, atol, 1e-4);
+        } finally {
+            dev.tessera.engine.kernels.Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    @Provide
+    Arbitrary<Integer> tallRows() { return Arbitraries.of(2203, 4099); }
+
+    @Provide
+    Arbitrary<Integer> splitCols() { return Arbitraries.of(LANES * 2 + 1, LANES * 4 + 1, 197, 768); }
+
+    @Provide
+    Arbitrary<Integer> threads() { return Arbitraries.of(1, 2, 3); }
+
     @Property
     void layerNormForwardBackward(@ForAll("rows") int r, @ForAll("cols") int c, @ForAll boolean affine) {
         try (Arena arena = Arena.ofShared()) {

@@ -2,6 +2,7 @@ package dev.tessera.engine.optim;
 
 import dev.tessera.engine.kernels.KernelProvider;
 import dev.tessera.engine.kernels.Kernels;
+import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.nn.Parameter;
 import java.util.List;
 
@@ -12,8 +13,15 @@ public final class GradClip {
     /** Returns the norm before clipping (NaN or Inf when a gradient is not finite; nothing is scaled then). */
     public static double clipGlobalNorm(List<Parameter> params, double maxNorm) {
         Kernels k = KernelProvider.get();
+        // One task per parameter over the pool (each sum is serial and most are small), added up in a fixed order.
+        double[] squares = new double[params.size()];
+        java.lang.foreign.MemorySegment[] grads = params.stream().map(p -> p.grad().segment()).toArray(java.lang.foreign.MemorySegment[]::new);
+        Parallel.forEach(params.size(), i -> {
+            Parameter p = params.get(i);
+            squares[i] = k.sumSquares(p.grad().segment(), p.grad().offset(), p.numel());
+        }, grads);
         double sq = 0;
-        for (Parameter p : params) sq += k.sumSquares(p.grad().segment(), p.grad().offset(), p.numel());
+        for (double v : squares) sq += v;
         double norm = Math.sqrt(sq);
         if (Double.isFinite(norm) && norm > maxNorm) {
             float s = (float) (maxNorm / (norm + 1e-6));

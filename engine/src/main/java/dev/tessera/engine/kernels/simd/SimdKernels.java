@@ -87,6 +87,23 @@ public final class SimdKernels extends ScalarKernels {
         }, touched);
     }
 
+    /**
+     * Splits columns [0, cols) of a rows x cols reduction over rows into one vector-aligned range per thread, when the
+     * matrix is large: each thread then owns its outputs and no partial sums need combining.
+     */
+    private static void colChunks(int rows, int cols, Range body, MemorySegment... touched) {
+        int t = dev.tessera.engine.kernels.Parallel.threads();
+        int parts = Math.min(t, cols / L);
+        if ((long) rows * cols < PARALLEL_MIN || parts <= 1) {
+            body.run(0, cols);
+            return;
+        }
+        int per = (cols / parts + L - 1) / L * L;
+        dev.tessera.engine.kernels.Parallel.forEach(parts, i -> {
+            int from = Math.min(cols, i * per), to = i == parts - 1 ? cols : Math.min(cols, from + per);
+            if (from < to) body.run(from, to);
+        }, touched);
+    }
 
     // ---------------------------------------------------------------- GEMM
 
@@ -385,20 +402,30 @@ public final class SimdKernels extends ScalarKernels {
         rowChunks(rows, cols, (f, t) -> layerNormBackwardSerial(x, xOff + f * cols, gamma, gOff, mean, meanOff + f, rstd, rstdOff + f,
                 dy, dyOff + f * cols, dx, dxOff + f * cols, null, 0, null, 0, (int) (t - f), cols), x, gamma, mean, rstd, dy, dx);
         if (dgamma != null || dbeta != null) {
-            for (int r = 0; r < rows; r++) {
-                long o = (long) r * cols;
-                float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
-                    if (dgamma != null) d.fma(FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs), FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
-                    if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
-                }
-                for (; j < cols; j++) {
-                    float d = dy.getAtIndex(F, dyOff + o + j);
-                    if (dgamma != null) dgamma.setAtIndex(F, dgOff + j, dgamma.getAtIndex(F, dgOff + j) + d * (x.getAtIndex(F, xOff + o + j) - mu) * rs);
-                    if (dbeta != null) dbeta.setAtIndex(F, dbOff + j, dbeta.getAtIndex(F, dbOff + j) + d);
-                }
+            // Column ranges in parallel: each thread sums its own columns of dgamma/dbeta over all rows (serial, this
+            // pass left a thread idle for a quarter of the layer norm's backward).
+            colChunks(rows, cols, (c0, c1) -> layerNormParamGrads(x, xOff, mean, meanOff, rstd, rstdOff, dy, dyOff,
+                    dgamma, dgOff, dbeta, dbOff, rows, cols, (int) c0, (int) c1), x, mean, rstd, dy, dgamma, dbeta);
+        }
+    }
+
+    /** dgamma[j] += sum_r dy[r, j] xhat[r, j] and dbeta[j] += sum_r dy[r, j] for columns [c0, c1). */
+    private void layerNormParamGrads(MemorySegment x, long xOff, MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
+                                     MemorySegment dy, long dyOff, MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff,
+                                     int rows, int cols, int c0, int c1) {
+        for (int r = 0; r < rows; r++) {
+            long o = (long) r * cols;
+            float mu = mean.getAtIndex(F, meanOff + r), rs = rstd.getAtIndex(F, rstdOff + r);
+            int j = c0;
+            for (; j <= c1 - L; j += L) {
+                FloatVector d = FloatVector.fromMemorySegment(S, dy, (dyOff + o + j) * 4, NO);
+                if (dgamma != null) d.fma(FloatVector.fromMemorySegment(S, x, (xOff + o + j) * 4, NO).sub(mu).mul(rs), FloatVector.fromMemorySegment(S, dgamma, (dgOff + j) * 4, NO)).intoMemorySegment(dgamma, (dgOff + j) * 4, NO);
+                if (dbeta != null) d.add(FloatVector.fromMemorySegment(S, dbeta, (dbOff + j) * 4, NO)).intoMemorySegment(dbeta, (dbOff + j) * 4, NO);
+            }
+            for (; j < c1; j++) {
+                float d = dy.getAtIndex(F, dyOff + o + j);
+                if (dgamma != null) dgamma.setAtIndex(F, dgOff + j, dgamma.getAtIndex(F, dgOff + j) + d * (x.getAtIndex(F, xOff + o + j) - mu) * rs);
+                if (dbeta != null) dbeta.setAtIndex(F, dbOff + j, dbeta.getAtIndex(F, dbOff + j) + d);
             }
         }
     }
@@ -562,7 +589,10 @@ public final class SimdKernels extends ScalarKernels {
 
     @Override
     public void sumRows(MemorySegment x, long xOff, MemorySegment out, long outOff, int rows, int cols) {
-        for (int r = 0; r < rows; r++) axpySerial(1f, x, xOff + (long) r * cols, out, outOff, cols);
+        // Each thread its own columns over all rows: a bias gradient, serial before, left the other core idle.
+        colChunks(rows, cols, (c0, c1) -> {
+            for (int r = 0; r < rows; r++) axpySerial(1f, x, xOff + (long) r * cols + c0, out, outOff + c0, c1 - c0);
+        }, x, out);
     }
 
     @Override
