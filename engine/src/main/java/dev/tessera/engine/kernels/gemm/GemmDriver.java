@@ -205,6 +205,12 @@ public final class GemmDriver {
         }
     }
 
+    /**
+     * B not transposed is read in place, its rows ldb apart, instead of packed into panels first: the packing was a
+     * copy of every weight gradient's B (the output gradient, tokens x features) per product, ~5% of a training step.
+     */
+    private final boolean directB = !"false".equals(System.getProperty("tessera.gemm.directB"));
+
     private static int split(int tiles, int parts, int i) {
         return (int) ((long) tiles * i / parts);
     }
@@ -242,6 +248,7 @@ public final class GemmDriver {
         MemorySegment bp = packedB != null ? packedB.segment() : buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
         long npad = packedB != null ? packedB.paddedN() : 0;
         MemorySegment tile = buf.tile;
+        boolean directB = packedB == null && !transB && this.directB && b.isNative();
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             float betaEff = pc == 0 ? beta : 1f;
@@ -269,8 +276,12 @@ public final class GemmDriver {
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 // A pre-packed B is read in place: panel (pc, j) at off + pc * paddedN + j * kc.
-                long bBase = packedB != null ? packedB.off() + pc * npad + (long) jc * kc : 0;
-                if (packedB == null) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
+                long bBase = packedB != null ? packedB.off() + pc * npad + (long) jc * kc : directB ? bOff + (long) pc * ldb + jc : 0;
+                int tail = nc % nr;
+                // Read in place, B's whole panels need no copy; only a last, narrower one is packed (zero padded),
+                // since its rows read in place would run past the end of B.
+                if (directB && tail != 0) uk.packB(b, bOff + (long) pc * ldb + jc + nc - tail, ldb, kc, tail, bp, 0);
+                if (packedB == null && !directB) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
                     boolean asRows = rowsMode && (rows == mr || !edgeRows);
@@ -278,7 +289,10 @@ public final class GemmDriver {
                     int i = m0 + ir;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
-                        long bpOff = bBase + (long) (jr / nr) * nr * kc;
+                        boolean inPlace = directB && cols == nr;
+                        MemorySegment bSeg = inPlace ? b : bp;
+                        long bpOff = inPlace ? bBase + jr : directB ? 0 : bBase + (long) (jr / nr) * nr * kc;
+                        long bs = inPlace ? ldb : nr;
                         int j = jc + jr;
                         long ct = cOff + (long) i * ldc + j;
                         // One kernel for every tile, edges included: a second, rarely called kernel would run
@@ -290,9 +304,9 @@ public final class GemmDriver {
                         boolean toC = betaEff == 0f && full;
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
-                        if (asRows) uk.computeRows(kc, ap, apOff, rs, bp, bpOff, dst, dOff, dLd);
-                        else if (edgeRows && rows < mr) edge.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
-                        else uk.compute(kc, ap, apOff, bp, bpOff, dst, dOff, dLd);
+                        if (asRows) uk.computeRows(kc, ap, apOff, rs, bSeg, bpOff, bs, dst, dOff, dLd);
+                        else if (edgeRows && rows < mr) edge.compute(kc, ap, apOff, bSeg, bpOff, bs, dst, dOff, dLd);
+                        else uk.compute(kc, ap, apOff, bSeg, bpOff, bs, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                     }
                     // Over the whole mr x nc block, still in L1/L2: per 12x32 tile, the activation's fixed costs

@@ -15,15 +15,16 @@ public interface MicroKernel {
     /**
      * C[mr x nr] = Ap * Bp (C is overwritten, never read; the driver merges any beta). Ap is packed on the heap, mr
      * floats per k step from apOff: A's scalars read from a float[] keep the method small enough for C1 (see the
-     * generator).
+     * generator). B's nr floats of step p are at bpOff + p * bs: bs = nr for a packed panel, or B's row stride when
+     * its rows are read in place.
      */
-    void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
+    void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, long bs, MemorySegment c, long cOff, long ldc);
 
     /**
      * As {@link #compute} but with A as mr rows of kc floats, rs apart, from aOff: rows of A copied whole, which is
      * cheaper than interleaving them.
      */
-    void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, MemorySegment c, long cOff, long ldc);
+    void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, long bs, MemorySegment c, long cOff, long ldc);
 
     /**
      * Packs B rows into panels of nr columns, kc*nr floats each: bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + p*ldb + j]

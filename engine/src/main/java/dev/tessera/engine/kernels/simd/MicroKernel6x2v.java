@@ -19,10 +19,10 @@ final class MicroKernel6x2v extends SimdMicroKernel {
     @Override public int mr() { return MR; }
 
     @Override
-    public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff,
+    public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, long bs,
                         MemorySegment c, long cOff, long ldc) {
         int pa = apOff;
-        long pb = bpOff * 4;
+        long pb = bpOff * 4, step = bs * 4;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
@@ -47,7 +47,7 @@ final class MicroKernel6x2v extends SimdMicroKernel {
             c5_0 = a.fma(b0, c5_0);
             c5_1 = a.fma(b1, c5_1);
             pa += 6;
-            pb += 2 * VB;
+            pb += step;
         }
         long cb = cOff * 4, ld = ldc * 4;
         c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
@@ -59,9 +59,9 @@ final class MicroKernel6x2v extends SimdMicroKernel {
     }
 
     @Override
-    public void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff,
+    public void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, long bs,
                             MemorySegment c, long cOff, long ldc) {
-        long pb = bpOff * 4;
+        long pb = bpOff * 4, step = bs * 4;
         int a0 = aOff + 0 * rs;
         int a1 = aOff + 1 * rs;
         int a2 = aOff + 2 * rs;
@@ -91,7 +91,7 @@ final class MicroKernel6x2v extends SimdMicroKernel {
             x = FloatVector.broadcast(S, a[a5 + p]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
-            pb += 2 * VB;
+            pb += step;
         }
         long cb = cOff * 4, ld = ldc * 4;
         c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
