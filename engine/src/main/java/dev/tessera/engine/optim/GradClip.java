@@ -4,6 +4,7 @@ import dev.tessera.engine.kernels.KernelProvider;
 import dev.tessera.engine.kernels.Kernels;
 import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.nn.Parameter;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /** Clipping by global norm: all gradients scaled together so their joint L2 norm is at most maxNorm. */
@@ -15,7 +16,7 @@ public final class GradClip {
         Kernels k = KernelProvider.get();
         // One task per parameter over the pool (each sum is serial and most are small), added up in a fixed order.
         double[] squares = new double[params.size()];
-        java.lang.foreign.MemorySegment[] grads = params.stream().map(p -> p.grad().segment()).toArray(java.lang.foreign.MemorySegment[]::new);
+        MemorySegment[] grads = params.stream().map(p -> p.grad().segment()).toArray(MemorySegment[]::new);
         Parallel.forEach(params.size(), i -> {
             Parameter p = params.get(i);
             squares[i] = k.sumSquares(p.grad().segment(), p.grad().offset(), p.numel());

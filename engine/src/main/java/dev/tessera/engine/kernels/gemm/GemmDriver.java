@@ -12,7 +12,8 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Work is split over the kernel pool as a grid of C blocks whose edges are multiples of the micro-tile. Each worker
  * packs its whole row range of A once per K block (so A is never packed twice by one worker), then for each NC column
- * block packs B and sweeps micro-tiles: for each A micro-panel (kept in L1) across all B micro-panels (from L2).
+ * block packs B (a transposed one; B as stored is read in place, rows ldb apart) and sweeps micro-tiles: for each A
+ * micro-panel across all B micro-panels of the block (from L2).
  * Partial edge tiles are computed into a small tile buffer and merged, so the micro-kernel itself has no edge cases.
  */
 public final class GemmDriver {
@@ -24,6 +25,12 @@ public final class GemmDriver {
     private final Blocking blk;
     private final int mr, nr;
     private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
+    /**
+     * B not transposed is read in place, its rows ldb apart, instead of packed into panels first: the packing was a
+     * copy of every weight gradient's B (the output gradient, tokens x features) per product, ~5% of a training step.
+     * {@code -Dtessera.gemm.directB=false} packs it as before, for comparisons.
+     */
+    private final boolean directB = !"false".equals(System.getProperty("tessera.gemm.directB"));
 
     public GemmDriver(MicroKernel uk, Blocking blk) {
         this(uk, null, blk);
@@ -204,12 +211,6 @@ public final class GemmDriver {
             MemorySegment.copy(row, 0, c, F, ci * 4, n);
         }
     }
-
-    /**
-     * B not transposed is read in place, its rows ldb apart, instead of packed into panels first: the packing was a
-     * copy of every weight gradient's B (the output gradient, tokens x features) per product, ~5% of a training step.
-     */
-    private final boolean directB = !"false".equals(System.getProperty("tessera.gemm.directB"));
 
     private static int split(int tiles, int parts, int i) {
         return (int) ((long) tiles * i / parts);
