@@ -249,7 +249,7 @@ public final class GemmDriver {
         MemorySegment bp = packedB != null ? packedB.segment() : buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
         long npad = packedB != null ? packedB.paddedN() : 0;
         MemorySegment tile = buf.tile;
-        boolean directB = packedB == null && !transB && this.directB && b.isNative();
+        boolean bInPlace = packedB == null && !transB && directB && b.isNative();
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             float betaEff = pc == 0 ? beta : 1f;
@@ -277,12 +277,12 @@ public final class GemmDriver {
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 // A pre-packed B is read in place: panel (pc, j) at off + pc * paddedN + j * kc.
-                long bBase = packedB != null ? packedB.off() + pc * npad + (long) jc * kc : directB ? bOff + (long) pc * ldb + jc : 0;
+                long bBase = packedB != null ? packedB.off() + pc * npad + (long) jc * kc : bInPlace ? bOff + (long) pc * ldb + jc : 0;
                 int tail = nc % nr;
                 // Read in place, B's whole panels need no copy; only a last, narrower one is packed (zero padded),
                 // since its rows read in place would run past the end of B.
-                if (directB && tail != 0) uk.packB(b, bOff + (long) pc * ldb + jc + nc - tail, ldb, kc, tail, bp, 0);
-                if (packedB == null && !directB) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
+                if (bInPlace && tail != 0) uk.packB(b, bOff + (long) pc * ldb + jc + nc - tail, ldb, kc, tail, bp, 0);
+                if (packedB == null && !bInPlace) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
                     boolean asRows = rowsMode && (rows == mr || !edgeRows);
@@ -290,9 +290,9 @@ public final class GemmDriver {
                     int i = m0 + ir;
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
-                        boolean inPlace = directB && cols == nr;
+                        boolean inPlace = bInPlace && cols == nr;
                         MemorySegment bSeg = inPlace ? b : bp;
-                        long bpOff = inPlace ? bBase + jr : directB ? 0 : bBase + (long) (jr / nr) * nr * kc;
+                        long bpOff = inPlace ? bBase + jr : bInPlace ? 0 : bBase + (long) (jr / nr) * nr * kc;
                         long bs = inPlace ? ldb : nr;
                         int j = jc + jr;
                         long ct = cOff + (long) i * ldc + j;

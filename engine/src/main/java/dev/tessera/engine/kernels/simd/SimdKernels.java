@@ -66,9 +66,14 @@ public final class SimdKernels extends ScalarKernels {
             body.run(0, n);
             return;
         }
-        long per = (n / t + L - 1) / L * L;
-        dev.tessera.engine.kernels.Parallel.forEach(t, i -> {
-            long from = Math.min(n, i * per), to = i == t - 1 ? n : Math.min(n, from + per);
+        alignedParts(n, t, body, touched);
+    }
+
+    /** Runs body over [0, n) in {@code parts} vector-aligned ranges on the pool, the last one taking the rest. */
+    private static void alignedParts(long n, int parts, Range body, MemorySegment... touched) {
+        long per = (n / parts + L - 1) / L * L;
+        dev.tessera.engine.kernels.Parallel.forEach(parts, i -> {
+            long from = Math.min(n, i * per), to = i == parts - 1 ? n : Math.min(n, from + per);
             if (from < to) body.run(from, to);
         }, touched);
     }
@@ -98,11 +103,7 @@ public final class SimdKernels extends ScalarKernels {
             body.run(0, cols);
             return;
         }
-        int per = (cols / parts + L - 1) / L * L;
-        dev.tessera.engine.kernels.Parallel.forEach(parts, i -> {
-            int from = Math.min(cols, i * per), to = i == parts - 1 ? cols : Math.min(cols, from + per);
-            if (from < to) body.run(from, to);
-        }, touched);
+        alignedParts(cols, parts, body, touched);
     }
 
     // ---------------------------------------------------------------- GEMM
