@@ -49,6 +49,29 @@ class GemmTest {
     }
 
     /**
+     * B's rows 256 KiB apart alias onto one set of L2 on any CPU, so the driver packs B instead of reading it in place
+     * (Blocking.fitsInPlace); the general property's narrow strides take the in-place path.
+     */
+    @Property(tries = 20)
+    void aliasingStrideOfBMatchesReference(@ForAll("mSizes") int m, @ForAll("nSizes") int n, @ForAll("aliasK") int k,
+                                           @ForAll("threads") int threads) {
+        Parallel.setThreads(threads);
+        try (Arena arena = Arena.ofShared()) {
+            long ldb = 1 << 16, ldc = n + 1;
+            MemorySegment a = random(arena, (long) m * k, 1), b = random(arena, k * ldb, 2);
+            MemorySegment c0 = random(arena, m * ldc, 3), c1 = copy(arena, c0);
+            REF.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, ldb, 0.5f, c0, 0, ldc, Epilogue.NONE);
+            FAST.gemm(false, false, m, n, k, 1f, a, 0, k, b, 0, ldb, 0.5f, c1, 0, ldc, Epilogue.NONE);
+            assertClose("gemm ldb 65536 " + m + "x" + n + "x" + k, c0, c1, m * ldc, 2e-5 * Math.sqrt(k) * 4, 1e-4);
+        } finally {
+            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    @Provide
+    Arbitrary<Integer> aliasK() { return Arbitraries.of(9, 17, 64); }
+
+    /**
      * Weight-gradient shapes, A transposed with many more rows than columns over a long K: the driver computes these as
      * C^T and adds it back transposed (the general property's sizes stay below that path's threshold).
      */

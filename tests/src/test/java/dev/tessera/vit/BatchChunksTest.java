@@ -99,7 +99,10 @@ class BatchChunksTest {
     @Test
     void chunksAreNearTheTargetAndCoverTheBatch() {
         assertEquals(1, BatchChunks.imagesPerChunk(1, 50));
-        assertEquals(40, BatchChunks.imagesPerChunk(40, 50), "a batch of about two chunks stays whole");
+        // Two chunks' worth of 50-token images (40 with 1 MiB of L2, 20 with 512 KiB) stays whole; one more is split.
+        int two = 2 * Math.max(1, BatchChunks.tokensPerChunk() / 50);
+        assertEquals(two, BatchChunks.imagesPerChunk(two, 50), "a batch of two chunks stays whole");
+        assertTrue(BatchChunks.imagesPerChunk(two + 1, 50) < two + 1, "a batch of more than two chunks is split");
         for (int batch : new int[] {1, 7, 128, 500, 4096}) {
             for (int tokens : new int[] {1, 10, 50, 197}) {
                 int per = BatchChunks.imagesPerChunk(batch, tokens);

@@ -9,9 +9,10 @@ import java.util.Locale;
  * What the kernels need to know about the CPU: cache sizes (for GEMM blocking), the model name and flags (for reports).
  * Read from Linux sysfs and /proc when present; elsewhere the defaults are those of a common x86 core.
  */
-public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, long l3Bytes, String flags) {
+public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, int l2Ways, long l3Bytes, String flags) {
 
     public static final long DEFAULT_L1D = 32 * 1024, DEFAULT_L2 = 512 * 1024, DEFAULT_L3 = 8 * 1024 * 1024;
+    public static final int DEFAULT_L2_WAYS = 8;
 
     private static final CpuInfo DETECTED = detect();
 
@@ -19,6 +20,7 @@ public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, long
 
     static CpuInfo detect() {
         long l1 = DEFAULT_L1D, l2 = DEFAULT_L2, l3 = DEFAULT_L3;
+        int l2Ways = DEFAULT_L2_WAYS;
         Path cache = Path.of("/sys/devices/system/cpu/cpu0/cache");
         for (int i = 0; i < 8; i++) {
             Path idx = cache.resolve("index" + i);
@@ -28,7 +30,11 @@ public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, long
             if (bytes <= 0) continue;
             switch (level.trim()) {
                 case "1" -> { if (!type.trim().equals("Instruction")) l1 = bytes; }
-                case "2" -> l2 = bytes;
+                case "2" -> {
+                    l2 = bytes;
+                    long ways = parseSize(String.valueOf(read(idx.resolve("ways_of_associativity"))));
+                    if (ways > 0 && ways <= 64) l2Ways = (int) ways;
+                }
                 case "3" -> l3 = bytes;
                 default -> { }
             }
@@ -41,7 +47,7 @@ public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, long
                 if ((line.startsWith("flags") || line.startsWith("Features")) && flags.isEmpty()) flags = line.substring(line.indexOf(':') + 1).trim();
             }
         }
-        return new CpuInfo(model, Runtime.getRuntime().availableProcessors(), l1, l2, l3, flags);
+        return new CpuInfo(model, Runtime.getRuntime().availableProcessors(), l1, l2, l2Ways, l3, flags);
     }
 
     public boolean hasFlag(String f) {

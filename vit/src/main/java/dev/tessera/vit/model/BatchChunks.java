@@ -21,6 +21,9 @@ public final class BatchChunks {
 
     private BatchChunks() {}
 
+    /** The target tokens per chunk on this CPU. */
+    public static int tokensPerChunk() { return TOKENS; }
+
     /**
      * Images per chunk for a batch of {@code batch} images of {@code tokens} tokens: the whole batch when it is at most
      * two chunks' worth; otherwise chunks of equal size (the last may be smaller) near the target.

@@ -155,7 +155,7 @@ public final class GemmDriver {
         }
         // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
         float[] packedA = null;
-        if (tn > 1 && alpha != 1f && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
+        if (tn > 1 && (alpha != 1f || !uk.prefersRowsOfA()) && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
             float[] shared = buffers.get().shared((long) mTiles * mr * k);
             int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, groups = Math.max(1, Math.min(mTiles, 2 * threads));
             Parallel.forEach(kBlocks * groups, t -> {
@@ -249,7 +249,7 @@ public final class GemmDriver {
         MemorySegment bp = packedB != null ? packedB.segment() : buf.b((long) ((Math.min(ncMax, n1 - n0) + nr - 1) / nr) * nr * Math.min(kcMax, k));
         long npad = packedB != null ? packedB.paddedN() : 0;
         MemorySegment tile = buf.tile;
-        boolean bInPlace = packedB == null && !transB && directB && b.isNative();
+        boolean bInPlace = packedB == null && !transB && directB && b.isNative() && blk.fitsInPlace(ldb, Math.min(kcMax, k), Math.min(ncMax, n1 - n0));
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             float betaEff = pc == 0 ? beta : 1f;
@@ -258,7 +258,7 @@ public final class GemmDriver {
             int apBase = packedA != null ? mTiles * mr * pc + (m0 / mr) * mr * kc : 0;
             // Rows of A (not transposed, alpha 1) are copied whole, rs apart, instead of interleaved: a bulk copy per
             // row. Only a short last panel the edge kernel takes is packed, zero-padded, after them.
-            boolean rowsMode = packedA == null && alpha == 1f && !transA;
+            boolean rowsMode = packedA == null && alpha == 1f && !transA && uk.prefersRowsOfA();
             int rs = rowStride(kc), fullRows = mRows / mr * mr;
             boolean edgeRows = rowsMode && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
             if (rowsMode) {

@@ -27,6 +27,12 @@ public interface MicroKernel {
     void computeRows(int kc, float[] a, int aOff, int rs, MemorySegment bp, long bpOff, long bs, MemorySegment c, long cOff, long ldc);
 
     /**
+     * Whether the driver should hand this kernel A as rows ({@link #computeRows}) where it can, rather than packed into
+     * panels ({@link #compute}): whichever of the two C2 compiles without spilling accumulators.
+     */
+    boolean prefersRowsOfA();
+
+    /**
      * Packs B rows into panels of nr columns, kc*nr floats each: bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + p*ldb + j]
      * for p < kc, j < cols; 0 up to whole panels. Offsets in floats.
      */

@@ -18,6 +18,8 @@ final class MicroKernel12x2v extends SimdMicroKernel {
 
     @Override public int mr() { return MR; }
 
+    @Override public boolean prefersRowsOfA() { return true; }
+
     @Override
     public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, long bs,
                         MemorySegment c, long cOff, long ldc) {

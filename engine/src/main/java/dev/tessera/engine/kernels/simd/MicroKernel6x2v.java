@@ -14,9 +14,12 @@ final class MicroKernel6x2v extends SimdMicroKernel {
     private static final int L = S.length();
     private static final long VB = L * 4L;
     private static final int MR = 6;
+    private static final int U = 2;
     private static final ByteOrder NO = ByteOrder.nativeOrder();
 
     @Override public int mr() { return MR; }
+
+    @Override public boolean prefersRowsOfA() { return false; }
 
     @Override
     public void compute(int kc, float[] ap, int apOff, MemorySegment bp, long bpOff, long bs,
@@ -24,28 +27,73 @@ final class MicroKernel6x2v extends SimdMicroKernel {
         int pa = apOff;
         long pb = bpOff * 4, step = bs * 4;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
-            FloatVector a;
-            a = FloatVector.broadcast(S, ap[pa + 0]);
-            c0_0 = a.fma(b0, c0_0);
-            c0_1 = a.fma(b1, c0_1);
-            a = FloatVector.broadcast(S, ap[pa + 1]);
-            c1_0 = a.fma(b0, c1_0);
-            c1_1 = a.fma(b1, c1_1);
-            a = FloatVector.broadcast(S, ap[pa + 2]);
-            c2_0 = a.fma(b0, c2_0);
-            c2_1 = a.fma(b1, c2_1);
-            a = FloatVector.broadcast(S, ap[pa + 3]);
-            c3_0 = a.fma(b0, c3_0);
-            c3_1 = a.fma(b1, c3_1);
-            a = FloatVector.broadcast(S, ap[pa + 4]);
-            c4_0 = a.fma(b0, c4_0);
-            c4_1 = a.fma(b1, c4_1);
-            a = FloatVector.broadcast(S, ap[pa + 5]);
-            c5_0 = a.fma(b0, c5_0);
-            c5_1 = a.fma(b1, c5_1);
+        FloatVector b0, b1, x;
+        int p = 0;
+        for (; p <= kc - U; p += U) {
+            b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
+            b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
+            x = FloatVector.broadcast(S, ap[pa + 0]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, ap[pa + 1]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, ap[pa + 2]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, ap[pa + 3]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, ap[pa + 4]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, ap[pa + 5]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            b0 = FloatVector.fromMemorySegment(S, bp, pb + 1 * step, NO);
+            b1 = FloatVector.fromMemorySegment(S, bp, pb + 1 * step + VB, NO);
+            x = FloatVector.broadcast(S, ap[pa + 6]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, ap[pa + 7]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, ap[pa + 8]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, ap[pa + 9]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, ap[pa + 10]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, ap[pa + 11]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            pa += 6 * U;
+            pb += U * step;
+        }
+        for (; p < kc; p++) {
+            b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
+            b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
+            x = FloatVector.broadcast(S, ap[pa + 0]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, ap[pa + 1]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, ap[pa + 2]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, ap[pa + 3]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, ap[pa + 4]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, ap[pa + 5]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
             pa += 6;
             pb += step;
         }
