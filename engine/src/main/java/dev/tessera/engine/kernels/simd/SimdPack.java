@@ -50,6 +50,10 @@ final class SimdPack {
      */
     static void panelsAT(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         int panels = (rows + mr - 1) / mr, full = rows / mr;
+        if (mr < L) {
+            panelsATNarrow(a, src, lda, kc, rows, mr, alpha, ap, dst, panels);
+            return;
+        }
         for (int c0 = 0; c0 < mr; c0 += L) {
             VectorMask<Float> store = S.indexInRange(c0, mr), last = S.indexInRange(c0, rows - full * mr);
             for (int p = 0; p < kc; p++) {
@@ -60,6 +64,34 @@ final class SimdPack {
                     if (alpha != 1f) v = v.mul(alpha);
                     v.intoArray(ap, d + q * mr * kc, store);
                 }
+            }
+        }
+    }
+
+    /**
+     * {@link #panelsAT} for panels narrower than a vector (6 rows of 8 lanes on AVX2, 12 of 16 on AVX-512): whole
+     * vectors are loaded and stored, and the lanes past mr land on the next k step's slots, which the next pass over p
+     * overwrites. Only the last steps of a panel (whose spill would leave it) and the last rows of A (whose read would
+     * leave the run of rows) are masked. With a masked load and store for every panel and k step, this packing took
+     * 10% of a D = 192 training step on Zen 3.
+     */
+    private static void panelsATNarrow(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst, int panels) {
+        VectorMask<Float> store = S.indexInRange(0, mr);
+        int wholeLoads = rows >= L ? (rows - L) / mr + 1 : 0;  // panels q whose L-float read stays within the rows
+        int wholeSteps = Math.max(0, kc - (L - 1) / mr);        // steps p whose L-float write stays within the panel
+        long panelFloats = (long) mr * kc;
+        for (int p = 0; p < kc; p++) {
+            long s = (src + p * lda) * 4;
+            int d = dst + p * mr;
+            boolean spill = p < wholeSteps;
+            for (int q = 0; q < panels; q++) {
+                FloatVector v = q < wholeLoads
+                        ? FloatVector.fromMemorySegment(S, a, s + (long) q * mr * 4, NO)
+                        : FloatVector.fromMemorySegment(S, a, s + (long) q * mr * 4, NO, S.indexInRange(q * mr, rows).and(store));
+                if (alpha != 1f) v = v.mul(alpha);
+                int at = (int) (d + q * panelFloats);
+                if (spill) v.intoArray(ap, at);
+                else v.intoArray(ap, at, store);
             }
         }
     }
