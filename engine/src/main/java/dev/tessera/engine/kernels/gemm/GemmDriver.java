@@ -153,7 +153,8 @@ public final class GemmDriver {
             block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, e, null, mTiles, null);
             return;
         }
-        // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it.
+        // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it
+        // (rows copied whole instead, where the kernel takes them, cost each worker only a bulk copy).
         float[] packedA = null;
         if (tn > 1 && (alpha != 1f || !uk.prefersRowsOfA()) && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()) {
             float[] shared = buffers.get().shared((long) mTiles * mr * k);
@@ -257,7 +258,8 @@ public final class GemmDriver {
             // With a shared pack, block pc starts after all earlier blocks, and this worker's rows at panel m0 / mr.
             int apBase = packedA != null ? mTiles * mr * pc + (m0 / mr) * mr * kc : 0;
             // Rows of A (not transposed, alpha 1) are copied whole, rs apart, instead of interleaved: a bulk copy per
-            // row. Only a short last panel the edge kernel takes is packed, zero-padded, after them.
+            // row, for a kernel whose rows variant is its fast one (not AVX2's, see gen_microkernels.py). Only a short
+            // last panel the edge kernel takes is packed, zero-padded, after them.
             boolean rowsMode = packedA == null && alpha == 1f && !transA && uk.prefersRowsOfA();
             int rs = rowStride(kc), fullRows = mRows / mr * mr;
             boolean edgeRows = rowsMode && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
