@@ -48,7 +48,7 @@ public final class SimdKernels extends ScalarKernels {
 
     public String microKernel() {
         Blocking b = gemm.blocking();
-        return micro.mr() + "x" + micro.nr() + " (kc=" + b.kc() + ", nc=" + b.nc() + ")";
+        return micro.mr() + "x" + micro.nr() + " (kc=" + b.kc() + ", nc=" + b.nc() + ", A " + (micro.prefersRowsOfA() ? "as rows" : "packed") + ")";
     }
 
     /** Elementwise work below this many floats stays on the calling thread: a fork costs more than it saves. */
