@@ -18,10 +18,8 @@ def emit_unrolled(w, mr, unroll):
     once per step. Unrolled 3 or 4 times it spilled again (42, 74 GFLOPS). computeRows is the other way round on the
     same CPU: plain 82 GFLOPS, unrolled twice 41; it stays plain, and an unrolled kernel asks for A packed
     (prefersRowsOfA false): one 1576x2304x768 product, one thread, 71.7 ms with packed A against 89.0 with rows."""
-    w("        FloatVector b0, b1, x;")
-    w("        int p = 0;")
-    w("        for (; p <= kc - U; p += U) {")
-    for u in range(unroll):
+    def step(u):
+        # k step p + u: B's row at pb + u * step, A's mr scalars from pa + u * mr.
         pb = "pb" if u == 0 else f"pb + {u} * step"
         w(f"            b0 = FloatVector.fromMemorySegment(S, bp, {pb}, NO);")
         w(f"            b1 = FloatVector.fromMemorySegment(S, bp, {pb} + VB, NO);")
@@ -29,16 +27,16 @@ def emit_unrolled(w, mr, unroll):
             w(f"            x = FloatVector.broadcast(S, ap[pa + {u * mr + i}]);")
             w(f"            c{i}_0 = x.fma(b0, c{i}_0);")
             w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
+    w("        FloatVector b0, b1, x;")
+    w("        int p = 0;")
+    w("        for (; p <= kc - U; p += U) {")
+    for u in range(unroll):
+        step(u)
     w(f"            pa += {mr} * U;")
     w("            pb += U * step;")
     w("        }")
     w("        for (; p < kc; p++) {")
-    w("            b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
-    w("            b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
-    for i in range(mr):
-        w(f"            x = FloatVector.broadcast(S, ap[pa + {i}]);")
-        w(f"            c{i}_0 = x.fma(b0, c{i}_0);")
-        w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
+    step(0)
     w(f"            pa += {mr};")
     w("            pb += step;")
     w("        }")

@@ -32,8 +32,9 @@ public record CpuInfo(String model, int cores, long l1dBytes, long l2Bytes, int 
                 case "1" -> { if (!type.trim().equals("Instruction")) l1 = bytes; }
                 case "2" -> {
                     l2 = bytes;
-                    long ways = parseSize(String.valueOf(read(idx.resolve("ways_of_associativity"))));
-                    if (ways > 0 && ways <= 64) l2Ways = (int) ways;
+                    String ways = read(idx.resolve("ways_of_associativity"));
+                    long w = ways == null ? -1 : parseSize(ways);
+                    if (w > 0 && w <= 64) l2Ways = (int) w;
                 }
                 case "3" -> l3 = bytes;
                 default -> { }

@@ -38,7 +38,7 @@ public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, int l2Ways,
     public boolean fitsInPlace(long ldb, int kcEff, int ncEff) {
         long line = 64, sets = Math.max(1, l2Bytes / line / l2Ways);
         long strideLines = Math.max(1, (ldb * 4 + line - 1) / line), rowLines = (ncEff * 4L + line - 1) / line + 1;
-        long startSets = sets / gcd(strideLines % sets == 0 ? sets : strideLines % sets, sets);
+        long startSets = sets / gcd(strideLines, sets);
         long coveredSets = Math.min(sets, startSets * rowLines);
         return (long) kcEff * rowLines <= coveredSets * l2Ways;
     }
