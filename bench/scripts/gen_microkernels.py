@@ -17,7 +17,10 @@ def emit_unrolled(w, mr, unroll):
     step's dependency chain, and the loop's bounds checks and index updates (as many instructions as the FMAs) came
     once per step. Unrolled 3 or 4 times it spilled again (42, 74 GFLOPS). computeRows is the other way round on the
     same CPU: plain 82 GFLOPS, unrolled twice 41; it stays plain, and an unrolled kernel asks for A packed
-    (prefersRowsOfA false): one 1576x2304x768 product, one thread, 71.7 ms with packed A against 89.0 with rows."""
+    (prefersRowsOfA false): one 1576x2304x768 product, one thread, 71.7 ms with packed A against 89.0 with rows.
+    An odd kc's last step is an `if`, not a loop: once a remainder loop had run (any odd kc in the JVM, such as the
+    attention's last key tile at N = 197), C2's code for the whole method was about half as fast on Zen 3, even kc
+    included: 1576x2304x767 took 195 ms against 83 with the `if`, attention at N = 197 5.5-6.0 ms against 2.5-2.7."""
     def step(u):
         # k step p + u: B's row at pb + u * step, A's mr scalars from pa + u * mr.
         pb = "pb" if u == 0 else f"pb + {u} * step"
@@ -35,11 +38,16 @@ def emit_unrolled(w, mr, unroll):
     w(f"            pa += {mr} * U;")
     w("            pb += U * step;")
     w("        }")
-    w("        for (; p < kc; p++) {")
-    step(0)
-    w(f"            pa += {mr};")
-    w("            pb += step;")
-    w("        }")
+    if unroll == 2:
+        w("        if (p < kc) {")
+        step(0)
+        w("        }")
+    else:
+        w("        for (; p < kc; p++) {")
+        step(0)
+        w(f"            pa += {mr};")
+        w("            pb += step;")
+        w("        }")
 
 def emit_store(w, mr, acc):
     # Overwrite only: an accumulating (beta != 0) variant here made the method so large that C2 stopped

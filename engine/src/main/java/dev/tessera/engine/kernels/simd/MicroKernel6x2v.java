@@ -73,7 +73,7 @@ final class MicroKernel6x2v extends SimdMicroKernel {
             pa += 6 * U;
             pb += U * step;
         }
-        for (; p < kc; p++) {
+        if (p < kc) {
             b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
             b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
             x = FloatVector.broadcast(S, ap[pa + 0]);
@@ -94,8 +94,6 @@ final class MicroKernel6x2v extends SimdMicroKernel {
             x = FloatVector.broadcast(S, ap[pa + 5]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
-            pa += 6;
-            pb += step;
         }
         long cb = cOff * 4, ld = ldc * 4;
         c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
