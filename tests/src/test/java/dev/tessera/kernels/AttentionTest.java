@@ -5,6 +5,7 @@ import static dev.tessera.Fixtures.*;
 import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Epilogue;
+import dev.tessera.engine.kernels.Kernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -13,7 +14,7 @@ import net.jqwik.api.*;
 /**
  * Fused attention against naive attention, forward and backward, with no mask, LSA's diagonal mask and a random
  * additive mask, and per-head scales. Without a mask or dropout the forward pass is the query-lane kernel (blocks of
- * two vectors of queries, tiles of 64 keys), with them the row-oriented one: token counts cross both. The naive reference is the scalar row-at-a-time kernel; a second reference is
+ * two vectors of queries, tiles of 64 or 96 keys), with them the row-oriented one: token counts cross both. The naive reference is the scalar row-at-a-time kernel; a second reference is
  * attention assembled from GEMM, softmax and GEMM, materialising the N x N matrix.
  */
 @Tag("kernels")
@@ -72,6 +73,48 @@ class AttentionTest {
             assertClose("attention dqkv written, reference", z0, w0, qkvLen, 1e-5, 1e-5);
             for (int i = 0; i < h; i++) {
                 if (Math.abs(ds0[i] - ds1[i]) > 1e-3 + 1e-3 * Math.abs(ds0[i])) throw new AssertionError("dscale[" + i + "] " + ds0[i] + " vs " + ds1[i]);
+            }
+        }
+    }
+
+    /**
+     * The forward's products on the GEMM micro-kernel and on the hand-written panels, each in a kernel set of its own:
+     * a machine runs one of them by default (AVX2 the first, AVX-512 the second), and both stay tested everywhere.
+     */
+    static final java.util.List<Kernels> PRODUCT_PATHS = productPaths();
+
+    private static java.util.List<Kernels> productPaths() {
+        if (!FAST.name().startsWith("simd")) return java.util.List.of();
+        java.util.List<Kernels> paths = new java.util.ArrayList<>();
+        for (String products : new String[] {"micro", "panels"}) {
+            System.setProperty("tessera.attention.products", products);
+            try {
+                paths.add((Kernels) FAST.getClass().getConstructor().newInstance());
+            } catch (ReflectiveOperationException e) {
+                throw new AssertionError(e);
+            } finally {
+                System.clearProperty("tessera.attention.products");
+            }
+        }
+        return paths;
+    }
+
+    @Property(tries = 30)
+    void bothProductPathsEqualNaive(@ForAll("tokens") int n, @ForAll("headDims") int d, @ForAll("masks") String maskKind, @ForAll boolean threeHeads) {
+        int h = threeHeads ? 3 : 1;
+        AttentionShape s = AttentionShape.packedQkv(1, n, h, d);
+        long qkvLen = (long) n * 3 * h * d, oLen = (long) n * h * d, dim = (long) h * d;
+        float[] scale = new float[h];
+        for (int i = 0; i < h; i++) scale[i] = (float) (1 / Math.sqrt(d)) * (1 + 0.3f * i);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment qkv = random(arena, qkvLen, 1), mask = mask(arena, maskKind, n);
+            MemorySegment o0 = random(arena, oLen, 0), l0 = random(arena, (long) h * n, 0);
+            REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, l0, 0);
+            for (Kernels k : PRODUCT_PATHS) {
+                MemorySegment o1 = random(arena, oLen, 0), l1 = random(arena, (long) h * n, 0);
+                k.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, l1, 0);
+                assertClose("attention out", o0, o1, oLen, 1e-5, 1e-4);
+                assertClose("attention lse", l0, l1, (long) h * n, 1e-5, 1e-5);
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.tessera.engine.kernels.simd;
 import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.kernels.gemm.MicroKernel;
 import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -44,7 +45,11 @@ final class FusedAttention {
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
-    private final QueryLaneAttention queryLanes = new QueryLaneAttention();
+    private final QueryLaneAttention queryLanes;
+
+    FusedAttention(MicroKernel micro) {
+        queryLanes = new QueryLaneAttention(micro);
+    }
     /** Forces this class's row-oriented passes, forward and backward, where the query-lane ones would run (for comparison). */
     private static final boolean ROW_FORWARD = Boolean.getBoolean("tessera.attention.rowForward");
 

@@ -5,6 +5,7 @@ import static jdk.incubator.vector.VectorOperators.GT;
 
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.kernels.gemm.MicroKernel;
 import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -64,6 +65,13 @@ final class QueryLaneAttention {
 
         float[] rows(int n) { return rows.length >= n ? rows : (rows = new float[n]); }
 
+        /** K's and V^T's panels for the GEMM micro-kernel (its A operand lives on the heap). */
+        float[] kPanels = new float[0], vPanels = new float[0];
+
+        float[] kPanels(int n) { return kPanels.length >= n ? kPanels : (kPanels = new float[n]); }
+
+        float[] vPanels(int n) { return vPanels.length >= n ? vPanels : (vPanels = new float[n]); }
+
         /** Gather offsets 0, d, 2d, ...: one column of L rows of width d. */
         int[] stride(int d) {
             if (stride[1] != d) for (int i = 0; i < L; i++) stride[i] = i * d;
@@ -74,6 +82,22 @@ final class QueryLaneAttention {
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    /**
+     * The GEMM micro-kernel, when the forward's two products go through it (see {@link #forwardOnMicroKernel}); null
+     * where the hand-written 8 x 2 panels below run.
+     */
+    private final MicroKernel micro;
+
+    /**
+     * A micro-kernel that takes packed panels of A also runs the forward's products: on AVX2 (16 registers) the
+     * 8 x 2 panels below need 16 accumulators plus operands, spill, and read their broadcasts through a bounds check per
+     * float; the 6 x 2 GEMM kernel reads them from the heap and ran 80-85 GFLOPS on the same products where the panels
+     * ran 45-55 (Zen 3). The AVX-512 12 x 2 kernel prefers rows of A, so there the panels stay, as measured on Zen 4.
+     */
+    QueryLaneAttention(MicroKernel micro) {
+        String products = System.getProperty("tessera.attention.products", "auto");  // auto | micro | panels, for tests and comparisons
+        this.micro = products.equals("micro") || products.equals("auto") && !micro.prefersRowsOfA() ? micro : null;
+    }
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -90,6 +114,10 @@ final class QueryLaneAttention {
 
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        if (micro != null) {
+            forwardOnMicroKernel(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, lse, lseOff);
+            return;
+        }
         Layout lay = Layout.of(s.tokens(), s.headDim());
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         Parallel.forEach(s.batch() * s.heads(), bh -> {
@@ -119,7 +147,72 @@ final class QueryLaneAttention {
                     rescaleAdd(w, lay.oT(), lay.pv(), dp, lay.corr());
                 }
                 long orow = oOff + b * s.oB() + h * s.oH() + i0 * s.oN();
-                finish(w, lay, Math.min(W, n - i0), o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
+                finish(w, lay.oT(), d, lay.max(), lay.sum(), Math.min(W, n - i0), o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
+            }
+        }, q, k, v, mask, o, lse);
+    }
+
+    /**
+     * Scratch of one head for {@link #forwardOnMicroKernel}, in floats: one block's Q^T (d x W, contiguous: the
+     * micro-kernel's B), its O^T and one tile's share of it (dp x W), the score tile (bc keys x W), and the max, sum and
+     * rescaling lanes. K and V^T are packed on the heap ({@link Scratch#kPanels}).
+     */
+    private record MicroLayout(int n, int d, int mr, int npk, int dp, int bc, long kT, long qT, long oT, long pv, long st,
+                               long max, long sum, long corr, long total) {
+        static MicroLayout of(int n, int d, int mr) {
+            int npk = roundUp(n, mr), dp = roundUp(d, mr), bc = mr * TILE_PANELS;
+            long kT = 0, qT = kT + (long) d * npk, oT = qT + (long) d * W, pv = oT + (long) dp * W, st = pv + (long) dp * W, max = st + (long) bc * W;
+            return new MicroLayout(n, d, mr, npk, dp, bc, kT, qT, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
+        }
+    }
+
+    /** Panels of micro-kernel rows per key tile (96 keys at 6 rows). */
+    private static final int TILE_PANELS = Integer.getInteger("tessera.attention.tilePanels", 16);
+
+    /**
+     * The forward pass with S^T = K Q^T and O^T += V^T P^T on the GEMM micro-kernel: K packed once per head into panels
+     * of mr keys and V^T into panels of mr head-dim columns (its A, on the heap), Q^T one block of W queries at a time,
+     * contiguous (its B; a whole-head Q^T with rows 1024 floats apart aliased in L1 and cost 10-40% at N = 1024).
+     */
+    private void forwardOnMicroKernel(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                                      float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        int mr = micro.mr();
+        MicroLayout lay = MicroLayout.of(s.tokens(), s.headDim(), mr);
+        int npq = roundUp(lay.n(), W);
+        MemorySegment mt = transposedMask(mask, maskOff, lay.n(), npq);
+        Parallel.forEach(s.batch() * s.heads(), bh -> {
+            int b = bh / s.heads(), h = bh % s.heads();
+            Scratch room = scratch.get();
+            MemorySegment w = room.get(lay.total());
+            long base = b * s.sB() + h * s.sH();
+            int n = lay.n(), d = lay.d(), npk = lay.npk(), dp = lay.dp();
+            float[] kp = room.kPanels(npk * d), vp = room.vPanels(dp * n);
+            // K's panels by way of K^T: two vectorised passes (turned in registers, then runs of keys per head-dim
+            // row); the panels' strided writes one float at a time cost 13% of the forward pass at N = 197.
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
+            micro.packAT(w, lay.kT(), npk, d, n, mr, 1f, kp, 0);
+            micro.packAT(v, vOff + base, s.sN(), n, d, mr, 1f, vp, 0);
+            for (int i0 = 0; i0 < n; i0 += W) {
+                int rows = Math.min(W, n - i0);
+                transpose(q, qOff + base + i0 * s.sN(), s.sN(), rows, d, scale[h], w, lay.qT(), W, room);
+                fill(w, lay.max(), W, Float.NEGATIVE_INFINITY);
+                fill(w, lay.sum(), W, 0f);
+                fill(w, lay.oT(), (long) dp * W, 0f);
+                for (int j0 = 0; j0 < npk; j0 += lay.bc()) {
+                    int bc = Math.min(lay.bc(), npk - j0), keys = Math.min(bc, n - j0);
+                    for (int p = 0; p < bc; p += mr) {
+                        long panel = lay.st() + (long) p * W;
+                        micro.compute(d, kp, (j0 + p) * d, w, lay.qT(), W, w, panel, W);
+                        if (mt != null) addMaskRows(w, panel, mt, (long) (j0 + p) * npq + i0, npq, Math.min(mr, n - j0 - p));
+                        for (int r = n - j0 - p; r < mr; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
+                    }
+                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr());
+                    // Keys past n have P = 0 and no V panel entries: the product stops at the last key.
+                    for (int c = 0; c < dp; c += mr) micro.compute(keys, vp, c * n + j0 * mr, w, lay.st(), W, w, lay.pv() + (long) c * W, W);
+                    rescaleAdd(w, lay.oT(), lay.pv(), dp, lay.corr());
+                }
+                long orow = oOff + b * s.oB() + h * s.oH() + i0 * s.oN();
+                finish(w, lay.oT(), d, lay.max(), lay.sum(), rows, o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
             }
         }, q, k, v, mask, o, lse);
     }
@@ -523,16 +616,16 @@ final class QueryLaneAttention {
      * O rows = O^T's columns / sum, and lse = max + log(sum), for the block's first {@code rows} queries. The sums become
      * their inverses in place (the next block refills them), which scale O^T lane-wise before it is turned into rows.
      */
-    private static void finish(MemorySegment w, Layout lay, int rows, MemorySegment o, long orow, long oN,
+    private static void finish(MemorySegment w, long oT, int d, long max, long sum, int rows, MemorySegment o, long orow, long oN,
                                MemorySegment lse, long lseRow, Scratch room) {
         for (int q = 0; q < W; q++) {
-            float l = w.getAtIndex(F, lay.sum() + q);
-            if (q < rows) lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, lay.max() + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
+            float l = w.getAtIndex(F, sum + q);
+            if (q < rows) lse.setAtIndex(F, lseRow + q, l > 0 ? (float) (w.getAtIndex(F, max + q) + Math.log(l)) : Float.NEGATIVE_INFINITY);
             // 0 for a query with nothing to attend to (every key masked).
-            w.setAtIndex(F, lay.sum() + q, l > 0 ? 1f / l : 0f);
+            w.setAtIndex(F, sum + q, l > 0 ? 1f / l : 0f);
         }
-        scaleRows(w, lay.oT(), lay.d(), lay.sum());
-        addTransposed(w, lay.oT(), rows, lay.d(), 1f, o, orow, oN, room, false);
+        scaleRows(w, oT, d, sum);
+        addTransposed(w, oT, rows, d, 1f, o, orow, oN, room, false);
     }
 
     /** oT[rows x W] *= f lane-wise, f being one row of W lanes. */

@@ -33,12 +33,13 @@ public final class SimdKernels extends ScalarKernels {
 
     private final GemmDriver gemm;
     private final MicroKernel micro;
-    private final FusedAttention attention = new FusedAttention();
+    private final FusedAttention attention;
 
     public SimdKernels() {
         // 32 vector registers (AVX-512) hold a 12 x 2V tile; 16 (AVX2, NEON 128 is refused earlier) hold 6 x 2V.
         micro = S.vectorBitSize() >= 512 ? new MicroKernel12x2v() : new MicroKernel6x2v();
         gemm = new GemmDriver(micro, micro.mr() > 6 ? new MicroKernel6x2v() : null, Blocking.of(micro.mr(), micro.nr(), CpuInfo.get()));
+        attention = new FusedAttention(micro);
     }
 
     public static int vectorBits() { return S.vectorBitSize(); }
