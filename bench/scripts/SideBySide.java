@@ -16,6 +16,7 @@ import java.util.List;
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
  *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N (12 heads of 64, forward)
+ *             | attnbwd:N (its backward pass alone)
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
  *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
@@ -84,8 +85,8 @@ public class SideBySide {
             if (tn) return () -> invoke(gemm, k, true, false, m, n, kk, 1f, x, 0L, (long) m, y, 0L, (long) n, 1f, c, 0L, (long) n, none);
             return () -> invoke(gemm, k, false, false, m, n, kk, 1f, x, 0L, (long) kk, y, 0L, (long) n, 0f, c, 0L, (long) n, none);
         }
-        if (w.startsWith("attention:")) {
-            int n = Integer.parseInt(w.substring(10)), h = 12, d = 64;
+        if (w.startsWith("attention:") || w.startsWith("attnbwd:")) {
+            int n = Integer.parseInt(w.substring(w.indexOf(':') + 1)), h = 12, d = 64;
             Class<?> shape = l.loadClass("dev.tessera.engine.kernels.AttentionShape"), drop = l.loadClass("dev.tessera.engine.kernels.AttentionDropout");
             Object s = shape.getMethod("packedQkv", int.class, int.class, int.class, int.class).invoke(null, 1, n, h, d);
             Object none = drop.getField("NONE").get(null);
@@ -96,6 +97,17 @@ public class SideBySide {
             Method att = kernels.getMethod("attention", shape, MemorySegment.class, long.class, MemorySegment.class, long.class,
                     MemorySegment.class, long.class, float[].class, MemorySegment.class, long.class, drop, MemorySegment.class, long.class,
                     MemorySegment.class, long.class);
+            if (!w.startsWith("attention:")) {
+                // attnbwd: the backward pass alone, from one forward pass's output and log-sum-exp.
+                invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
+                MemorySegment dO = random(arena, (long) n * h * d, rnd), g = arena.allocate(4L * n * 3 * h * d, 64);
+                Method bwd = kernels.getMethod("attentionBackward", shape, MemorySegment.class, long.class, MemorySegment.class, long.class,
+                        MemorySegment.class, long.class, float[].class, MemorySegment.class, long.class, drop, MemorySegment.class, long.class,
+                        MemorySegment.class, long.class, MemorySegment.class, long.class, MemorySegment.class, long.class,
+                        MemorySegment.class, long.class, MemorySegment.class, long.class, double[].class);
+                return () -> invoke(bwd, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, dO, 0L, lse, 0L,
+                        g, 0L, g, dim, g, 2 * dim, null);
+            }
             return () -> invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
         }
         if (w.startsWith("row:")) {

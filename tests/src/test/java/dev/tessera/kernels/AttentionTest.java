@@ -78,7 +78,7 @@ class AttentionTest {
     }
 
     /**
-     * The forward's products on the GEMM micro-kernel and on the hand-written panels, each in a kernel set of its own:
+     * The products on the GEMM micro-kernel and on the hand-written panels, forward and backward, each in a kernel set of its own:
      * a machine runs one of them by default (AVX2 the first, AVX-512 the second), and both stay tested everywhere.
      */
     static final java.util.List<Kernels> PRODUCT_PATHS = productPaths();
@@ -100,7 +100,7 @@ class AttentionTest {
     }
 
     @Property(tries = 30)
-    void bothProductPathsEqualNaive(@ForAll("tokens") int n, @ForAll("headDims") int d, @ForAll("masks") String maskKind, @ForAll boolean threeHeads) {
+    void bothProductPathsEqualNaiveForwardAndBackward(@ForAll("tokens") int n, @ForAll("headDims") int d, @ForAll("masks") String maskKind, @ForAll boolean threeHeads) {
         int h = threeHeads ? 3 : 1;
         AttentionShape s = AttentionShape.packedQkv(1, n, h, d);
         long qkvLen = (long) n * 3 * h * d, oLen = (long) n * h * d, dim = (long) h * d;
@@ -110,11 +110,21 @@ class AttentionTest {
             MemorySegment qkv = random(arena, qkvLen, 1), mask = mask(arena, maskKind, n);
             MemorySegment o0 = random(arena, oLen, 0), l0 = random(arena, (long) h * n, 0);
             REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, l0, 0);
+            MemorySegment dO = random(arena, oLen, 7), g0 = random(arena, qkvLen, 8);
+            double[] ds0 = new double[h];
+            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
             for (Kernels k : PRODUCT_PATHS) {
                 MemorySegment o1 = random(arena, oLen, 0), l1 = random(arena, (long) h * n, 0);
                 k.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, l1, 0);
                 assertClose("attention out", o0, o1, oLen, 1e-5, 1e-4);
                 assertClose("attention lse", l0, l1, (long) h * n, 1e-5, 1e-5);
+                MemorySegment g1 = random(arena, qkvLen, 8);
+                double[] ds1 = new double[h];
+                k.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
+                assertClose("attention dqkv", g0, g1, qkvLen, 1e-4, 1e-3);
+                for (int i = 0; i < h; i++) {
+                    if (Math.abs(ds0[i] - ds1[i]) > 1e-3 + 1e-3 * Math.abs(ds0[i])) throw new AssertionError("dscale[" + i + "] " + ds0[i] + " vs " + ds1[i]);
+                }
             }
         }
     }

@@ -72,6 +72,15 @@ final class QueryLaneAttention {
 
         float[] vPanels(int n) { return vPanels.length >= n ? vPanels : (vPanels = new float[n]); }
 
+        /** The backward's third set of panels (K^T), and heap copies of a tile of P^T and of dS^T. */
+        float[] kTPanels = new float[0], pTile = new float[0], dsTile = new float[0];
+
+        float[] kTPanels(int n) { return kTPanels.length >= n ? kTPanels : (kTPanels = new float[n]); }
+
+        float[] pTile(int n) { return pTile.length >= n ? pTile : (pTile = new float[n]); }
+
+        float[] dsTile(int n) { return dsTile.length >= n ? dsTile : (dsTile = new float[n]); }
+
         /** Gather offsets 0, d, 2d, ...: one column of L rows of width d. */
         int[] stride(int d) {
             if (stride[1] != d) for (int i = 0; i < L; i++) stride[i] = i * d;
@@ -83,16 +92,17 @@ final class QueryLaneAttention {
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     /**
-     * The GEMM micro-kernel, when the forward's two products go through it (see {@link #forwardOnMicroKernel}); null
-     * where the hand-written 8 x 2 panels below run.
+     * The GEMM micro-kernel, when the products of both passes go through it ({@link #forwardOnMicroKernel},
+     * {@link #backwardOnMicroKernel}); null where the hand-written 8 x 2 panels below run.
      */
     private final MicroKernel micro;
 
     /**
-     * A micro-kernel that takes packed panels of A also runs the forward's products: on AVX2 (16 registers) the
+     * A micro-kernel that takes packed panels of A also runs attention's products: on AVX2 (16 registers) the
      * 8 x 2 panels below need 16 accumulators plus operands, spill, and read their broadcasts through a bounds check per
      * float; the 6 x 2 GEMM kernel reads them from the heap and ran 80-85 GFLOPS on the same products where the panels
-     * ran 45-55 (Zen 3). The AVX-512 12 x 2 kernel prefers rows of A, so there the panels stay, as measured on Zen 4.
+     * ran 45-55 (Zen 3); the backward pass at N = 1024 went from 173-184 to 114-121 ms (2 threads). The AVX-512 12 x 2
+     * kernel prefers rows of A, so there the panels stay, as measured on Zen 4.
      */
     QueryLaneAttention(MicroKernel micro) {
         String products = System.getProperty("tessera.attention.products", "auto");  // auto | micro | panels, for tests and comparisons
@@ -274,6 +284,11 @@ final class QueryLaneAttention {
                   float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale, boolean add) {
+        if (micro != null) {
+            backwardOnMicroKernel(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff,
+                    dq, dqOff, dk, dkOff, dv, dvOff, dScale, add);
+            return;
+        }
         BackLayout lay = BackLayout.of(s.tokens(), s.headDim());
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         double[] perHead = new double[s.batch() * s.heads()];
@@ -335,6 +350,113 @@ final class QueryLaneAttention {
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
+    }
+
+    /**
+     * Scratch of one head for {@link #backwardOnMicroKernel}, in floats: K^T or V^T on their way into panels (d x
+     * npk); one block's Q^T and dO^T (d x W, the micro-kernel's B) and its Q and dO rows (W x dw, B of the lane
+     * reductions); the dK and dV sums (npk x dw); the block's dQ^T sum and one tile's share (dp x W); the raw score,
+     * P^T and dP^T/dS^T tiles; and per-query lanes of the log-sum-exp and D = rowsum(dO * O).
+     */
+    private record MicroBackLayout(int n, int d, int mr, int npk, int npq, int dp, int dw, int bc, long xT, long qT, long doT,
+                                   long qRows, long doRows, long dK, long dV, long dQT, long tmp, long sr, long sp, long sd,
+                                   long lse, long dot, long total) {
+        static MicroBackLayout of(int n, int d, int mr) {
+            int npk = roundUp(n, mr), npq = roundUp(n, W), dp = roundUp(d, mr), dw = roundUp(d, W), bc = mr * BACK_TILE_PANELS;
+            long xT = 0, qT = xT + (long) d * npk, doT = qT + (long) d * W, qRows = doT + (long) d * W, doRows = qRows + (long) W * dw;
+            long dK = doRows + (long) W * dw, dV = dK + (long) npk * dw, dQT = dV + (long) npk * dw, tmp = dQT + (long) dp * W;
+            long sr = tmp + (long) Math.max(dp, mr) * W, sp = sr + (long) bc * W, sd = sp + (long) bc * W, lse = sd + (long) bc * W;
+            long dot = lse + npq;
+            return new MicroBackLayout(n, d, mr, npk, npq, dp, dw, bc, xT, qT, doT, qRows, doRows, dK, dV, dQT, tmp, sr, sp, sd,
+                    lse, dot, dot + npq);
+        }
+    }
+
+    /** The backward's key tiles: three of them (scores, P^T, dS^T) in L1, 6 KiB each at 256 bits. */
+    private static final int BACK_TILE_PANELS = 16;
+
+    /**
+     * {@link #backward} with its products on the GEMM micro-kernel, as {@link #forwardOnMicroKernel}: S^T = K Q^T and
+     * dP^T = V dO^T from K's and V's panels against the block's Q^T and dO^T, dQ^T += K^T dS^T from K^T's panels
+     * against dS^T, and the reductions over the block's queries, dV += P dO and dK += dS Q, with heap copies of the
+     * P^T and dS^T tiles as rows of A against the block's dO and Q rows.
+     */
+    private void backwardOnMicroKernel(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
+                                       float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
+                                       MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
+                                       MemorySegment dv, long dvOff, double[] dScale, boolean add) {
+        int mr = micro.mr();
+        MicroBackLayout lay = MicroBackLayout.of(s.tokens(), s.headDim(), mr);
+        MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
+        double[] perHead = new double[s.batch() * s.heads()];
+        Parallel.forEach(s.batch() * s.heads(), bh -> {
+            int b = bh / s.heads(), h = bh % s.heads();
+            Scratch room = scratch.get();
+            MemorySegment w = room.get(lay.total());
+            long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
+            int n = lay.n(), d = lay.d(), npk = lay.npk(), npq = lay.npq(), dp = lay.dp(), dw = lay.dw();
+            float sc = scale[h];
+            float[] kp = room.kPanels(npk * d), vp = room.vPanels(npk * d), ktp = room.kTPanels(dp * n);
+            float[] pt = room.pTile(lay.bc() * W), dst = room.dsTile(lay.bc() * W);
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.xT(), npk, room);
+            micro.packAT(w, lay.xT(), npk, d, n, mr, 1f, kp, 0);
+            transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.xT(), npk, room);
+            micro.packAT(w, lay.xT(), npk, d, n, mr, 1f, vp, 0);
+            micro.packAT(k, kOff + base, s.sN(), n, d, mr, 1f, ktp, 0);
+            fill(w, lay.dK(), 2L * npk * dw, 0f);
+            // Padded query lanes, and fully masked queries (lse -inf), get lse = +inf: their P is 0.
+            MemorySegment.copy(lse, (lseOff + (long) bh * n) * 4, w, lay.lse() * 4, (long) n * 4);
+            fill(w, lay.lse() + n, npq - n, Float.POSITIVE_INFINITY);
+            for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
+            for (int i = 0; i < npq; i++) {
+                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d) : 0f);
+            }
+            double ds = 0;
+            for (int i0 = 0; i0 < n; i0 += W) {
+                int rows = Math.min(W, n - i0);
+                transpose(q, qOff + base + i0 * s.sN(), s.sN(), rows, d, 1f, w, lay.qT(), W, room);
+                transpose(dO, dOOff + obase + i0 * s.oN(), s.oN(), rows, d, 1f, w, lay.doT(), W, room);
+                packRows(q, qOff + base + i0 * s.sN(), s.sN(), rows, d, w, lay.qRows(), W, dw);
+                packRows(dO, dOOff + obase + i0 * s.oN(), s.oN(), rows, d, w, lay.doRows(), W, dw);
+                fill(w, lay.dQT(), (long) dp * W, 0f);
+                for (int j0 = 0; j0 < npk; j0 += lay.bc()) {
+                    int bc = Math.min(lay.bc(), npk - j0), keys = Math.min(bc, n - j0);
+                    for (int p = 0; p < bc; p += mr) {
+                        micro.compute(d, kp, (j0 + p) * d, w, lay.qT(), W, w, lay.sr() + (long) p * W, W);
+                        micro.compute(d, vp, (j0 + p) * d, w, lay.doT(), W, w, lay.sd() + (long) p * W, W);
+                    }
+                    ds += probsAndDs(w, lay.sr(), lay.sp(), lay.sd(), bc, keys, sc, lay.lse() + i0, lay.dot() + i0, mt, (long) j0 * npq + i0, npq, room.lanes);
+                    // dQ^T += K^T dS^T, over the tile's keys (past n: dS = 0 and no panel entries)
+                    for (int c = 0; c < dp; c += mr) micro.compute(keys, ktp, c * n + j0 * mr, w, lay.sd(), W, w, lay.tmp() + (long) c * W, W);
+                    add(w, lay.dQT(), lay.tmp(), (long) dp * W);
+                    // dV += P dO, dK += dS Q (times the scale at the end), P^T's and dS^T's rows being A's rows
+                    MemorySegment.copy(w, F, lay.sp() * 4, pt, 0, bc * W);
+                    MemorySegment.copy(w, F, lay.sd() * 4, dst, 0, bc * W);
+                    for (int p = 0; p < keys; p += mr) {
+                        for (int c = 0; c < dw; c += W) {
+                            long row = (long) (j0 + p) * dw + c;
+                            micro.computeRows(W, pt, p * W, W, w, lay.doRows() + c, dw, w, lay.tmp(), W);
+                            addRows(w, lay.tmp(), lay.dV() + row, dw, mr);
+                            micro.computeRows(W, dst, p * W, W, w, lay.qRows() + c, dw, w, lay.tmp(), W);
+                            addRows(w, lay.tmp(), lay.dK() + row, dw, mr);
+                        }
+                    }
+                }
+                addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room, add);
+            }
+            for (int j = 0; j < n; j++) {
+                long krow = base + j * s.sN();
+                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc, add);
+                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f, add);
+            }
+            perHead[bh] = ds;
+        }, q, k, v, mask, o, dO, lse, dq, dk, dv);
+        if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
+    }
+
+    /** dst[rows, ld apart][W] += src[rows x W]. */
+    private static void addRows(MemorySegment w, long src, long dst, int ld, int rows) {
+        for (int r = 0; r < rows; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
     }
 
     /**
