@@ -50,6 +50,9 @@ final class FusedAttention {
     FusedAttention(MicroKernel micro) {
         queryLanes = new QueryLaneAttention(micro);
     }
+
+    /** Whether the query-lane passes run their products on the GEMM micro-kernel (else on their own panels). */
+    boolean onMicroKernel() { return queryLanes.onMicroKernel(); }
     /** Forces this class's row-oriented passes, forward and backward, where the query-lane ones would run (for comparison). */
     private static final boolean ROW_FORWARD = Boolean.getBoolean("tessera.attention.rowForward");
 

@@ -109,6 +109,8 @@ final class QueryLaneAttention {
         this.micro = products.equals("micro") || products.equals("auto") && !micro.prefersRowsOfA() ? micro : null;
     }
 
+    boolean onMicroKernel() { return micro != null; }
+
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
     /** Scratch of one head, in floats: K^T, Q^T, V rows, O^T of one block and one tile's share of it, the score tile, and three W-lane vectors (max, sum, rescaling). */

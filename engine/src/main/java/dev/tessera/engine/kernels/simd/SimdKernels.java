@@ -49,7 +49,8 @@ public final class SimdKernels extends ScalarKernels {
 
     public String microKernel() {
         Blocking b = gemm.blocking();
-        return micro.mr() + "x" + micro.nr() + " (kc=" + b.kc() + ", nc=" + b.nc() + ", A " + (micro.prefersRowsOfA() ? "as rows" : "packed") + ")";
+        return micro.mr() + "x" + micro.nr() + " (kc=" + b.kc() + ", nc=" + b.nc() + ", A " + (micro.prefersRowsOfA() ? "as rows" : "packed") + ")"
+                + (attention.onMicroKernel() ? ", attention's products on it too" : "");
     }
 
     /** Elementwise work below this many floats stays on the calling thread: a fork costs more than it saves. */
