@@ -540,11 +540,11 @@ final class QueryLaneAttention {
 
     /**
      * Rows i (< rows, sN apart from dst) += f * column i of xT[d x W], turned in L x L blocks: read from the workspace
-     * at 16 lanes, gathered from a heap copy at other widths.
+     * at 8 and 16 lanes, gathered from a heap copy at other widths.
      */
     private static void addTransposed(MemorySegment w, long xT, int rows, int d, float f, MemorySegment dst, long dstOff, long sN, Scratch room, boolean add) {
         float[] blk = room.block, xt = null;
-        if (L != 16) {
+        if (!SimdTranspose.IN_REGISTERS) {
             xt = room.cols(d * W);
             MemorySegment.copy(w, F, xT * 4, xt, 0, d * W);
         }
@@ -552,7 +552,7 @@ final class QueryLaneAttention {
         for (int i0 = 0; i0 < rows; i0 += L) {
             int is = Math.min(L, rows - i0);
             for (int t0 = 0; t0 < whole; t0 += L) {
-                if (xt == null) SimdTranspose.block16(w, xT + (long) t0 * W + i0, W, L, blk);
+                if (xt == null) SimdTranspose.block(w, xT + (long) t0 * W + i0, W, L, blk);
                 else SimdTranspose.gather(xt, t0 * W + i0, W, BLOCK_STRIDE, blk);
                 for (int i = 0; i < is; i++) {
                     long at = (dstOff + (i0 + i) * sN + t0) * 4;
@@ -572,7 +572,7 @@ final class QueryLaneAttention {
 
     /**
      * dst[d x ld] = scale * X^T for one head's n rows (sN apart); columns n..ld zeroed. Turned in L x L blocks in
-     * registers ({@link SimdTranspose}): at 16 lanes read straight from the tensor, rows past n as zeros; at other
+     * registers ({@link SimdTranspose}): at 8 and 16 lanes read straight from the tensor, rows past n as zeros; at other
      * widths gathered from a heap copy of the rows padded with zero rows to whole blocks. Head-dim columns past the
      * last whole block are read one float at a time.
      */
@@ -580,7 +580,7 @@ final class QueryLaneAttention {
         int nv = roundUp(n, L), end = Math.min(nv, ld), whole = d - d % L;
         float[] blk = room.block, rows = null;
         int[] stride = null;
-        if (L != 16) {
+        if (!SimdTranspose.IN_REGISTERS) {
             rows = room.rows(nv * d);
             stride = room.stride(d);
             for (int j = 0; j < n; j++) MemorySegment.copy(x, F, (base + j * sN) * 4, rows, j * d, d);
@@ -592,7 +592,7 @@ final class QueryLaneAttention {
             boolean all = j0 + L <= ld;
             int valid = Math.min(L, n - j0);
             for (int t0 = 0; t0 < whole; t0 += L) {
-                if (rows == null) SimdTranspose.block16(x, base + j0 * sN + t0, sN, valid, blk);
+                if (rows == null) SimdTranspose.block(x, base + j0 * sN + t0, sN, valid, blk);
                 else SimdTranspose.gather(rows, j0 * d + t0, d, stride, blk);
                 storeBlock(blk, L, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
             }

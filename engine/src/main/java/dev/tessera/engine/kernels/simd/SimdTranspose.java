@@ -3,6 +3,8 @@ package dev.tessera.engine.kernels.simd;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -12,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * same bit of the lane index: at round s, rows i and i + s (i without bit s) exchange their lanes with bit s set and
  * those of the other without it. Written out for 16 lanes, so that the rows stay in registers from the loads to the
  * stores: about 2x faster than gathers here (64 x 64 floats in 0.9 us); through memory between rounds it was no faster
- * than the gathers, which other widths keep (AVX2 has no two-source permute to build an 8-lane version on).
+ * than the gathers. 8 lanes (AVX2, no two-source permute) build each round from one-source permutes and blends.
+ * Other widths keep the gathers.
  */
 final class SimdTranspose {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -35,7 +38,77 @@ final class SimdTranspose {
         }
     }
 
+    /**
+     * The same rounds for 8 lanes (s = 4, 2, 1) from one-source permutes and blends, which AVX2 has (vpermps,
+     * vblendps): the lower row of a pair takes, in the lanes with bit s set, the upper row's lanes s below
+     * (DOWN[r]); the upper row takes, in the lanes with bit s clear, the lower row's lanes s above (UP[r]). Null at
+     * other widths.
+     */
+    private static final VectorShuffle<Float> DOWN0 = shuffle8(4, true), DOWN1 = shuffle8(2, true), DOWN2 = shuffle8(1, true);
+    private static final VectorShuffle<Float> UP0 = shuffle8(4, false), UP1 = shuffle8(2, false), UP2 = shuffle8(1, false);
+    private static final VectorMask<Float> BIT0 = bit8(4), BIT1 = bit8(2), BIT2 = bit8(1);
+
+    private static VectorShuffle<Float> shuffle8(int s, boolean down) {
+        if (L != 8) return null;
+        int[] idx = new int[8];
+        for (int lane = 0; lane < 8; lane++) idx[lane] = down ? ((lane & s) != 0 ? lane - s : lane) : ((lane & s) != 0 ? lane : lane + s);
+        return VectorShuffle.fromArray(S, idx, 0);
+    }
+
+    private static VectorMask<Float> bit8(int s) {
+        if (L != 8) return null;
+        boolean[] bits = new boolean[8];
+        for (int lane = 0; lane < 8; lane++) bits[lane] = (lane & s) != 0;
+        return VectorMask.fromArray(S, bits, 0);
+    }
+
     private SimdTranspose() {}
+
+    /** Whether {@link #block} turns blocks in registers at this width (else callers gather from a heap copy). */
+    static final boolean IN_REGISTERS = L == 16 || L == 8;
+
+    /** {@link #block16} or {@link #block8}, whichever this width has. */
+    static void block(MemorySegment src, long off, long stride, int rows, float[] out) {
+        if (L == 16) block16(src, off, stride, rows, out);
+        else block8(src, off, stride, rows, out);
+    }
+
+    /**
+     * 8 lanes only: out[t * 8 + j] = src[off + j * stride + t] for t, j < 8, read straight from an off-heap tensor or
+     * workspace; rows j >= rows read as zeros. As {@link #block16}, the rows stay in registers through the rounds.
+     */
+    static void block8(MemorySegment src, long off, long stride, int rows, float[] out) {
+        FloatVector zero = FloatVector.zero(S);
+        FloatVector r0 = FloatVector.fromMemorySegment(S, src, off * 4, NO);
+        FloatVector r1 = 1 < rows ? FloatVector.fromMemorySegment(S, src, (off + 1 * stride) * 4, NO) : zero;
+        FloatVector r2 = 2 < rows ? FloatVector.fromMemorySegment(S, src, (off + 2 * stride) * 4, NO) : zero;
+        FloatVector r3 = 3 < rows ? FloatVector.fromMemorySegment(S, src, (off + 3 * stride) * 4, NO) : zero;
+        FloatVector r4 = 4 < rows ? FloatVector.fromMemorySegment(S, src, (off + 4 * stride) * 4, NO) : zero;
+        FloatVector r5 = 5 < rows ? FloatVector.fromMemorySegment(S, src, (off + 5 * stride) * 4, NO) : zero;
+        FloatVector r6 = 6 < rows ? FloatVector.fromMemorySegment(S, src, (off + 6 * stride) * 4, NO) : zero;
+        FloatVector r7 = 7 < rows ? FloatVector.fromMemorySegment(S, src, (off + 7 * stride) * 4, NO) : zero;
+        FloatVector a;
+        a = r0; r0 = a.blend(r4.rearrange(DOWN0), BIT0); r4 = a.rearrange(UP0).blend(r4, BIT0);
+        a = r1; r1 = a.blend(r5.rearrange(DOWN0), BIT0); r5 = a.rearrange(UP0).blend(r5, BIT0);
+        a = r2; r2 = a.blend(r6.rearrange(DOWN0), BIT0); r6 = a.rearrange(UP0).blend(r6, BIT0);
+        a = r3; r3 = a.blend(r7.rearrange(DOWN0), BIT0); r7 = a.rearrange(UP0).blend(r7, BIT0);
+        a = r0; r0 = a.blend(r2.rearrange(DOWN1), BIT1); r2 = a.rearrange(UP1).blend(r2, BIT1);
+        a = r1; r1 = a.blend(r3.rearrange(DOWN1), BIT1); r3 = a.rearrange(UP1).blend(r3, BIT1);
+        a = r4; r4 = a.blend(r6.rearrange(DOWN1), BIT1); r6 = a.rearrange(UP1).blend(r6, BIT1);
+        a = r5; r5 = a.blend(r7.rearrange(DOWN1), BIT1); r7 = a.rearrange(UP1).blend(r7, BIT1);
+        a = r0; r0 = a.blend(r1.rearrange(DOWN2), BIT2); r1 = a.rearrange(UP2).blend(r1, BIT2);
+        a = r2; r2 = a.blend(r3.rearrange(DOWN2), BIT2); r3 = a.rearrange(UP2).blend(r3, BIT2);
+        a = r4; r4 = a.blend(r5.rearrange(DOWN2), BIT2); r5 = a.rearrange(UP2).blend(r5, BIT2);
+        a = r6; r6 = a.blend(r7.rearrange(DOWN2), BIT2); r7 = a.rearrange(UP2).blend(r7, BIT2);
+        r0.intoArray(out, 0);
+        r1.intoArray(out, 8);
+        r2.intoArray(out, 16);
+        r3.intoArray(out, 24);
+        r4.intoArray(out, 32);
+        r5.intoArray(out, 40);
+        r6.intoArray(out, 48);
+        r7.intoArray(out, 56);
+    }
 
     /**
      * out[t * L + j] = src[off + j * stride + t] for j, t < L with one gather per t (rows holds j * stride for j < L):
