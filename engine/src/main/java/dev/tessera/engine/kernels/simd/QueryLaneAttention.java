@@ -307,14 +307,8 @@ final class QueryLaneAttention {
             transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.vT(), npk, room);
             packRows(k, kOff + base, s.sN(), n, d, w, lay.kRows(), npk, dw);
             fill(w, lay.dK(), 2L * npk * dw, 0f);
-            // Padded query lanes, and fully masked queries (lse -inf), get lse = +inf: their P is 0.
-            MemorySegment.copy(lse, (lseOff + (long) bh * n) * 4, w, lay.lse() * 4, (long) n * 4);
-            fill(w, lay.lse() + n, npq - n, Float.POSITIVE_INFINITY);
-            for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
             float[] lanes = room.lanes;
-            for (int i = 0; i < npq; i++) {
-                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d) : 0f);
-            }
+            queryLanes(w, lse, lseOff + (long) bh * n, o, oOff + obase, dO, dOOff + obase, s.oN(), n, npq, d, lay.lse(), lay.dot());
             double ds = 0;
             for (int i0 = 0; i0 < n; i0 += W) {
                 int rows = Math.min(W, n - i0);
@@ -336,19 +330,15 @@ final class QueryLaneAttention {
                         for (int c = 0; c < dw; c += W) {
                             long row = (long) (j0 + p) * dw + c;
                             reduceLanes(w, lay.sp() + (long) p * W, lay.doRows() + c, dw, lay.tmp());
-                            addBlock(w, lay.tmp(), lay.dV() + row, dw);
+                            addRows(w, lay.tmp(), lay.dV() + row, dw, MR);
                             reduceLanes(w, lay.sd() + (long) p * W, lay.qRows() + c, dw, lay.tmp());
-                            addBlock(w, lay.tmp(), lay.dK() + row, dw);
+                            addRows(w, lay.tmp(), lay.dK() + row, dw, MR);
                         }
                     }
                 }
                 addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room, add);
             }
-            for (int j = 0; j < n; j++) {
-                long krow = base + j * s.sN();
-                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc, add);
-                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f, add);
-            }
+            writeKeyGradients(w, lay.dK(), lay.dV(), dw, dk, dkOff + base, dv, dvOff + base, s.sN(), n, d, sc, add);
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
@@ -406,13 +396,7 @@ final class QueryLaneAttention {
             micro.packAT(w, lay.xT(), npk, d, n, mr, 1f, vp, 0);
             micro.packAT(k, kOff + base, s.sN(), n, d, mr, 1f, ktp, 0);
             fill(w, lay.dK(), 2L * npk * dw, 0f);
-            // Padded query lanes, and fully masked queries (lse -inf), get lse = +inf: their P is 0.
-            MemorySegment.copy(lse, (lseOff + (long) bh * n) * 4, w, lay.lse() * 4, (long) n * 4);
-            fill(w, lay.lse() + n, npq - n, Float.POSITIVE_INFINITY);
-            for (int i = 0; i < n; i++) if (w.getAtIndex(F, lay.lse() + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lay.lse() + i, Float.POSITIVE_INFINITY);
-            for (int i = 0; i < npq; i++) {
-                w.setAtIndex(F, lay.dot() + i, i < n ? SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d) : 0f);
-            }
+            queryLanes(w, lse, lseOff + (long) bh * n, o, oOff + obase, dO, dOOff + obase, s.oN(), n, npq, d, lay.lse(), lay.dot());
             double ds = 0;
             for (int i0 = 0; i0 < n; i0 += W) {
                 int rows = Math.min(W, n - i0);
@@ -446,11 +430,7 @@ final class QueryLaneAttention {
                 }
                 addTransposed(w, lay.dQT(), rows, d, sc, dq, dqOff + base + i0 * s.sN(), s.sN(), room, add);
             }
-            for (int j = 0; j < n; j++) {
-                long krow = base + j * s.sN();
-                FusedAttention.addScaled(w, lay.dK() + (long) j * dw, dk, dkOff + krow, d, sc, add);
-                FusedAttention.addScaled(w, lay.dV() + (long) j * dw, dv, dvOff + krow, d, 1f, add);
-            }
+            writeKeyGradients(w, lay.dK(), lay.dV(), dw, dk, dkOff + base, dv, dvOff + base, s.sN(), n, d, sc, add);
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
@@ -459,6 +439,27 @@ final class QueryLaneAttention {
     /** dst[rows, ld apart][W] += src[rows x W]. */
     private static void addRows(MemorySegment w, long src, long dst, int ld, int rows) {
         for (int r = 0; r < rows; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
+    }
+
+    /**
+     * A head's per-query lanes for the backward pass: the forward's log-sum-exp at lseLanes (padded query lanes, and
+     * fully masked queries whose lse is -inf, get +inf: their P is 0) and D = rowsum(dO * O) at dotLanes (0 past n).
+     */
+    private static void queryLanes(MemorySegment w, MemorySegment lse, long lseRow, MemorySegment o, long oBase, MemorySegment dO, long dOBase,
+                                   long oN, int n, int npq, int d, long lseLanes, long dotLanes) {
+        MemorySegment.copy(lse, lseRow * 4, w, lseLanes * 4, (long) n * 4);
+        fill(w, lseLanes + n, npq - n, Float.POSITIVE_INFINITY);
+        for (int i = 0; i < n; i++) if (w.getAtIndex(F, lseLanes + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lseLanes + i, Float.POSITIVE_INFINITY);
+        for (int i = 0; i < npq; i++) w.setAtIndex(F, dotLanes + i, i < n ? SimdKernels.dot(dO, dOBase + i * oN, o, oBase + i * oN, d) : 0f);
+    }
+
+    /** A head's dK (times the scale) and dV sums, rows dw apart, into dk and dv (rows sN apart), added or written. */
+    private static void writeKeyGradients(MemorySegment w, long dK, long dV, int dw, MemorySegment dk, long dkBase, MemorySegment dv, long dvBase,
+                                          long sN, int n, int d, float sc, boolean add) {
+        for (int j = 0; j < n; j++) {
+            FusedAttention.addScaled(w, dK + (long) j * dw, dk, dkBase + j * sN, d, sc, add);
+            FusedAttention.addScaled(w, dV + (long) j * dw, dv, dvBase + j * sN, d, 1f, add);
+        }
     }
 
     /**
@@ -531,11 +532,6 @@ final class QueryLaneAttention {
         for (long i = 0, o = x * 4, p = y * 4; i < n; i += L, o += L * 4L, p += L * 4L) {
             FloatVector.fromMemorySegment(S, w, p, NO).add(FloatVector.fromMemorySegment(S, w, o, NO)).intoMemorySegment(w, o, NO);
         }
-    }
-
-    /** dst[MR rows, ld apart][W] += src[MR x W]. */
-    private static void addBlock(MemorySegment w, long src, long dst, int ld) {
-        for (int r = 0; r < MR; r++) add(w, dst + (long) r * ld, src + (long) r * W, W);
     }
 
     /**
