@@ -20,9 +20,9 @@ import java.util.List;
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
  *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
- *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL
+ *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL[:ROWS]
  *             (copy, layernorm, softmax, gelu, gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved
- *             per operation)
+ *             per operation; fewer rows, e.g. 16, keep it in cache, to tell arithmetic from memory)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
  * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
@@ -60,7 +60,7 @@ public class SideBySide {
         for (int s = 0; s < ops.size(); s++) {
             double[] v = ms[s].clone();
             Arrays.sort(v);
-            System.out.printf("%s %dT  best %.3f ms  median %.3f ms  %s%n", workload, threads, v[0], v[v.length / 2], names.get(s));
+            System.out.printf("%s %dT  best %.4f ms  median %.4f ms  %s%n", workload, threads, v[0], v[v.length / 2], names.get(s));
         }
     }
 
@@ -111,13 +111,14 @@ public class SideBySide {
             return () -> invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
         }
         if (w.startsWith("row:")) {
-            int rows = 16384, cols = 768;
+            String[] rk = w.substring(4).split(":");
+            int rows = rk.length > 1 ? Integer.parseInt(rk[1]) : 16384, cols = 768;
             long n = (long) rows * cols;
             MemorySegment x = random(arena, n, rnd), y = arena.allocate(4 * n, 64), g = random(arena, cols, rnd), b = random(arena, cols, rnd);
             MemorySegment mean = arena.allocate(4L * rows, 64), rstd = arena.allocate(4L * rows, 64);
             Class<?> act = l.loadClass("dev.tessera.engine.kernels.Activation");
             Method activation = kernels.getMethod("activation", act, MemorySegment.class, long.class, MemorySegment.class, long.class, long.class);
-            return switch (w.substring(4)) {
+            return switch (rk[0]) {
                 case "copy" -> {
                     Method copy = kernels.getMethod("copy", MemorySegment.class, long.class, MemorySegment.class, long.class, long.class);
                     yield () -> invoke(copy, k, x, 0L, y, 0L, n);
@@ -132,7 +133,7 @@ public class SideBySide {
                     yield () -> invoke(sm, k, x, 0L, y, 0L, rows, cols);
                 }
                 case "gelu", "gelu_tanh" -> {
-                    Object a = act.getField(w.substring(4).toUpperCase()).get(null);
+                    Object a = act.getField(rk[0].toUpperCase()).get(null);
                     yield () -> invoke(activation, k, a, x, 0L, y, 0L, n);
                 }
                 default -> throw new IllegalArgumentException("unknown row kernel " + w);

@@ -26,9 +26,9 @@ import jdk.incubator.vector.VectorSpecies;
  * that passes only segments and offsets costs nothing when it is not inlined.
  *
  * <p>VectorOperators.EXP/TANH are library calls per vector (768 floats in L1, 2026-12-01: EXP 2.8-2.95 G floats/s
- * against 3.7-4.1 for the loop below), so exp is Cephes'
- * expf: range reduction by ln 2, a degree-6 polynomial, and 2^n put into the exponent bits (relative error ~2 ulp). It
- * is written once, in {@link #expShift}. tanh and the tanh GELU's derivative run over blocks that fit L1 in two passes,
+ * against 3.7-4.1 for the loop below), so exp is written out in {@link #expShift} as Cephes' expf does it: range
+ * reduction by ln 2, a polynomial (a minimax fit one degree below Cephes', bench/scripts/fit_exp.py), and 2^n put into
+ * the exponent bits (relative error ~1 ulp). tanh and the tanh GELU's derivative run over blocks that fit L1 in two passes,
  * the first gathering e^{2u} in a per-thread scratch block (tanh(u) = 1 - 2 / (e^{2u} + 1)). The exact GELU and its
  * derivative, and the tanh GELU, need no exponential: erf(z) / z, (GELU'(x) - 1/2) / x and tanh(u) / u are rational
  * fits in the square of the argument (bench/scripts/fit_rational.py): one pass and half the instructions or fewer;
@@ -45,10 +45,16 @@ final class SimdMath {
     private static final float GELU_C = 0.044715f;
 
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-    private static final float EXP_HI = 88.0f, EXP_LO = -87.3365447504f;
+    // From -87.7 down (x clamped at EXP_LO included) k = -127, and 2^k's bits are all 0: e^x is exactly +0, -inf masks
+    // included, with no blend after the multiply (one fewer per vector: 0.070 -> 0.064 ms in the measurement in
+    // expShift). Between -87.7 and -87.34 the product is a subnormal.
+    private static final float EXP_HI = 88.0f, EXP_LO = -88.0f;
     private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to the nearest integer
-    private static final FloatVector C3 = FloatVector.broadcast(S, 8.3334519073E-3f), C4 = FloatVector.broadcast(S, 4.1665795894E-2f),
-            C5 = FloatVector.broadcast(S, 1.6666665459E-1f), C6 = FloatVector.broadcast(S, 5.0000001201E-1f);
+    // e^r = 1 + r + r^2 (C2 + C3 r + C4 r^2 + E5 r^3 + E6 r^4) on |r| <= ln2 / 2: a minimax fit (relative error 3.1e-9 in
+    // double, below float's rounding; bench/scripts/fit_exp.py) one degree lower than Cephes' Taylor-like coefficients.
+    private static final float E5 = 8.368747292766678e-3f, E6 = 1.381437830169998e-3f;
+    private static final FloatVector C2 = FloatVector.broadcast(S, 0.4999999341960915f), C3 = FloatVector.broadcast(S, 0.1666652037636362f),
+            C4 = FloatVector.broadcast(S, 0.04166839373821091f);
     private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
     // Rational fits (bench/scripts/fit_rational.py): erf(z) / z, tanh(u) / u and (GELU'(x) - 1/2) / x as P / Q in the
     // square of the argument, Q(0) = 1.
@@ -94,8 +100,9 @@ final class SimdMath {
     }
 
     /**
-     * dst[i] = e^(src[i] - shift) for i < n (dst may be src). Exactly 0 below the float range (so -inf masks give 0),
-     * e^88 at most above it, NaN stays NaN (min and max propagate it). Returns the sum when asked to (summed), else 0.
+     * dst[i] = e^(src[i] - shift) for i < n (dst may be src). Exactly +0 below -88 (so -inf masks give 0), and the
+     * subnormal results up to -87.3 at most FLT_MIN; e^88 at most above 88; NaN stays NaN. Returns the sum when asked
+     * to (summed), else 0.
      */
     static float expShift(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long n, float shift, boolean summed) {
         return expShift(src, srcOff, dst, dstOff, n, shift, summed, srcOff, null);
@@ -111,32 +118,61 @@ final class SimdMath {
         boolean ahead = nextMax != null;
         FloatVector vsum = FloatVector.zero(S), vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         long i = 0;
+        // Two vectors per iteration: their dependency chains (~50 cycles from load to store) interleave. One at a time,
+        // a softmax over rows of 768 in L2 took 0.074 ms per 128 rows against 0.070 (one thread, Zen 3).
+        for (; i <= n - 2 * L; i += 2 * L) {
+            if (ahead) {
+                FloatVector v = FloatVector.fromMemorySegment(S, src, (nextOff + i) * 4, NO);
+                vmax = v.blend(vmax, v.compare(GT, vmax).not());
+                FloatVector v2 = FloatVector.fromMemorySegment(S, src, (nextOff + i + L) * 4, NO);
+                vmax = v2.blend(vmax, v2.compare(GT, vmax).not());
+            }
+            FloatVector x = FloatVector.fromMemorySegment(S, src, (srcOff + i) * 4, NO).sub(shift);
+            FloatVector x2 = FloatVector.fromMemorySegment(S, src, (srcOff + i + L) * 4, NO).sub(shift);
+            // Clamped with compare and blend: min/max carry Java's NaN and -0.0 rules, five instructions each in C2's
+            // code. A NaN compares false and passes through.
+            FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, x.compare(LT, EXP_LO));
+            FloatVector xc2 = x2.blend(EXP_HI, x2.compare(GT, EXP_HI)).blend(EXP_LO, x2.compare(LT, EXP_LO));
+            FloatVector t = xc.fma(LOG2E, ROUND), t2 = xc2.fma(LOG2E, ROUND);
+            FloatVector k = t.sub(ROUND), k2 = t2.sub(ROUND);
+            // r = x - k ln2 in two FMAs (one rounding each) instead of two multiplies and two subtractions.
+            FloatVector r = k.fma(NEG_LN2_LO, k.fma(NEG_LN2_HI, xc)), r2 = k2.fma(NEG_LN2_LO, k2.fma(NEG_LN2_HI, xc2));
+            FloatVector p = r.fma(E6, E5).fma(r, C4).fma(r, C3).fma(r, C2).fma(r.mul(r), r).add(1f);
+            FloatVector p2 = r2.fma(E6, E5).fma(r2, C4).fma(r2, C3).fma(r2, C2).fma(r2.mul(r2), r2).add(1f);
+            // 2^k from t's low bits (ROUND put k there), moved between lane types through the output slot: the
+            // Vector API's interpreted reinterpret wraps a byte[] in a heap segment, and the first heap segment in the
+            // JVM made C2 recompile every kernel with type guards (per-call-packed GEMM 181 -> 140 GFLOPS here). A
+            // float-to-int conversion of k instead (one trip through memory, not two) costs C2's fix-up for Java's
+            // NaN and overflow rules: 0.086 against 0.076 ms in the measurement above.
+            long slot = (dstOff + i) * 4, slot2 = slot + 4L * L;
+            t.intoMemorySegment(dst, slot, NO);
+            t2.intoMemorySegment(dst, slot2, NO);
+            IntVector.fromMemorySegment(SI, dst, slot, NO).sub(EXP_BIAS).lanewise(LSHL, 23).intoMemorySegment(dst, slot, NO);
+            IntVector.fromMemorySegment(SI, dst, slot2, NO).sub(EXP_BIAS).lanewise(LSHL, 23).intoMemorySegment(dst, slot2, NO);
+            FloatVector e = p.mul(FloatVector.fromMemorySegment(S, dst, slot, NO));
+            FloatVector e2 = p2.mul(FloatVector.fromMemorySegment(S, dst, slot2, NO));
+            e.intoMemorySegment(dst, slot, NO);
+            e2.intoMemorySegment(dst, slot2, NO);
+            vsum = e.add(vsum);
+            vsum = e2.add(vsum);
+        }
+        // The last odd vector: the same steps.
         for (; i <= n - L; i += L) {
             if (ahead) {
                 FloatVector v = FloatVector.fromMemorySegment(S, src, (nextOff + i) * 4, NO);
                 vmax = v.blend(vmax, v.compare(GT, vmax).not());
             }
             FloatVector x = FloatVector.fromMemorySegment(S, src, (srcOff + i) * 4, NO).sub(shift);
-            // Clamped with compare and blend: min/max carry Java's NaN and -0.0 rules, five instructions each in C2's
-            // code. A NaN compares false and passes through.
-            VectorMask<Float> under = x.compare(LT, EXP_LO);
-            FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, under);
+            FloatVector xc = x.blend(EXP_HI, x.compare(GT, EXP_HI)).blend(EXP_LO, x.compare(LT, EXP_LO));
             FloatVector t = xc.fma(LOG2E, ROUND);
             FloatVector k = t.sub(ROUND);
-            // r = x - k ln2 in two FMAs (one rounding each) instead of two multiplies and two subtractions.
             FloatVector r = k.fma(NEG_LN2_LO, k.fma(NEG_LN2_HI, xc));
-            FloatVector p = r.fma(1.9875691500E-4f, 1.3981999507E-3f).fma(r, C3).fma(r, C4).fma(r, C5).fma(r, C6);
-            p = p.fma(r.mul(r), r).add(1f);
-            // 2^k from t's low bits (ROUND put k there), moved between lane types through the output slot: the
-            // Vector API's interpreted reinterpret wraps a byte[] in a heap segment, and the first heap segment in the
-            // JVM made C2 recompile every kernel with type guards (per-call-packed GEMM 181 -> 140 GFLOPS here). A
-            // float-to-int conversion instead costs C2's fix-up for Java's NaN and overflow rules, ~8 instructions.
+            FloatVector p = r.fma(E6, E5).fma(r, C4).fma(r, C3).fma(r, C2).fma(r.mul(r), r).add(1f);
             long slot = (dstOff + i) * 4;
             t.intoMemorySegment(dst, slot, NO);
             IntVector.fromMemorySegment(SI, dst, slot, NO).sub(EXP_BIAS).lanewise(LSHL, 23).intoMemorySegment(dst, slot, NO);
-            FloatVector scale = FloatVector.fromMemorySegment(S, dst, slot, NO);
-            FloatVector e = p.mul(scale).blend(0f, under);
-            e.intoMemorySegment(dst, (dstOff + i) * 4, NO);
+            FloatVector e = p.mul(FloatVector.fromMemorySegment(S, dst, slot, NO));
+            e.intoMemorySegment(dst, slot, NO);
             vsum = e.add(vsum);
         }
         float s = 0f, mx = Float.NEGATIVE_INFINITY;
