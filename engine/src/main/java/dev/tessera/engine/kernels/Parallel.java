@@ -19,12 +19,30 @@ public final class Parallel {
     private static final long SPIN_NANOS = Long.getLong("tessera.spinMicros", 200) * 1000;
     private static volatile int threads = Math.max(1, Integer.getInteger("tessera.threads", Runtime.getRuntime().availableProcessors()));
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    /** The calling thread's cap on the pool size, set by {@link #withThreads} (MAX_VALUE: none). */
+    private static final ThreadLocal<Integer> CAP = ThreadLocal.withInitial(() -> Integer.MAX_VALUE);
     private static Worker[] workers = new Worker[0];
     private static volatile Thread probe;
 
     private Parallel() {}
 
-    public static int threads() { return threads; }
+    /** The pool size kernels called from this thread use: {@code -Dtessera.threads}, or less inside {@link #withThreads}. */
+    public static int threads() { return Math.min(threads, CAP.get()); }
+
+    /**
+     * Runs work with at most n kernel threads for the kernels this thread calls (the pool itself is unchanged; other
+     * threads are not affected), then restores the cap it had.
+     */
+    public static <T> T withThreads(int n, java.util.function.Supplier<T> work) {
+        if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        Integer before = CAP.get();
+        CAP.set(Math.min(before, n));
+        try {
+            return work.get();
+        } finally {
+            CAP.set(before);
+        }
+    }
 
     /** True on a pool worker or a caller inside {@link #forEach}: nested kernels then run sequentially. */
     public static boolean inParallelRegion() { return INSIDE.get(); }
@@ -56,7 +74,7 @@ public final class Parallel {
 
     /** Runs body(0 .. tasks-1), spread over the pool; returns when all are done; rethrows the first failure. */
     public static void forEach(int tasks, IntConsumer body) {
-        int t = Math.min(threads, tasks);
+        int t = Math.min(threads(), tasks);
         if (t <= 1 || INSIDE.get()) {
             for (int i = 0; i < tasks; i++) body.accept(i);
             return;
