@@ -6,9 +6,10 @@ import dev.tessera.engine.kernels.CpuInfo;
  * Cache blocking for one micro-kernel shape on one CPU (BLIS's KC, NC). The micro-kernel streams both its panels: per
  * k step two vectors of B and MR floats of A for 2 MR FMAs, about 11 bytes per cycle at 512 bits, which L2 delivers.
  * So KC is bounded by L2, not L1: an A and a B micro-panel in half of it, at most 1024. Fewer K blocks mean fewer
- * passes of C through the tile buffer, and a ViT's 768-deep products become one block. The B panel (kc x nc) takes the
- * other half of L2. Derived from the detected caches, overridable for experiments with {@code -Dtessera.gemm.kc} and
- * {@code -Dtessera.gemm.nc} (a fixed nc then holds for every depth).
+ * passes of C through the tile buffer, and a ViT's 768-deep products become one block. The B panel (kc x nc) takes
+ * 3/8 of L2, leaving room for the A panels that stream past it. Derived from the detected caches, overridable for
+ * experiments with {@code -Dtessera.gemm.kc}, {@code -Dtessera.gemm.nc} (a fixed nc then holds for every depth) and
+ * {@code -Dtessera.gemm.ncShare} (the fraction of L2).
  */
 public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, int l2Ways, boolean ncFixed) {
 
@@ -19,9 +20,10 @@ public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, int l2Ways,
     public long sharedPackBytes() { return l2Bytes; }
 
     /**
-     * NC for a product whose K blocks are kcEff deep (K itself when K is below kc): the B panel still takes half of
-     * L2. A 192-deep training GEMM then sweeps 640 columns per panel instead of 64, and its 6400 rows of A stream from
-     * memory once per panel (a D=192 training step ran 592-620 ms with the fixed nc, 633-719 with nc = 64).
+     * NC for a product whose K blocks are kcEff deep (K itself when K is below kc): the B panel still takes its share of
+     * L2. A 192-deep training GEMM then sweeps hundreds of columns per panel instead of 64 (640 at half of 1 MiB), and its
+     * 6400 rows of A stream from memory once per panel (a D=192 training step ran 592-620 ms with such an nc, 633-719
+     * with nc = 64).
      */
     public int nc(int kcEff) {
         return ncFixed || kcEff >= kc ? nc : ncFor(l2Bytes, kcEff, nr);
@@ -48,9 +50,18 @@ public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, int l2Ways,
         return a;
     }
 
-    /** Columns of a kc-deep B panel in half of L2, a multiple of nr. */
+    /**
+     * The B panel's share of L2. Half of it (the default until 2026-12-01) left Zen 3's 512 KiB too full once the 605
+     * KB of a 197-row A streamed past a 768 x 80 panel: one JVM, alternating, 3/8 (768 x 64) ran 197x2304x768 in
+     * 8.60-8.68 ms against 9.68-9.77 at one thread and 5.69-6.18 against 6.87-7.21 at two, 197x3072x768 3-8% faster,
+     * 1024^3 2% faster, 197x768x768, 197x768x3072, 1576x2304x768 and 6400x576x192 within 2%, the D = 192 training
+     * step 1057 against 1098 ms best; ViT-B/16 inference (pre-packed B) unchanged.
+     */
+    private static final double SHARE = Double.parseDouble(System.getProperty("tessera.gemm.ncShare", "0.375"));
+
+    /** Columns of a kc-deep B panel in SHARE of L2, a multiple of nr. */
     private static int ncFor(long l2Bytes, int kc, int nr) {
-        int n = (int) Math.min(4096, Math.max(nr, l2Bytes / 2 / (Math.max(1, kc) * 4L)));
+        int n = (int) Math.min(4096, Math.max(nr, (long) (l2Bytes * SHARE) / (Math.max(1, kc) * 4L)));
         return Math.max(nr, n / nr * nr);
     }
 
