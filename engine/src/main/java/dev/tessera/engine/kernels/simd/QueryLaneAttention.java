@@ -202,10 +202,7 @@ final class QueryLaneAttention {
             long base = b * s.sB() + h * s.sH();
             int n = lay.n(), d = lay.d(), npk = lay.npk(), dp = lay.dp();
             float[] kp = room.kPanels(npk * d), vp = room.vPanels(dp * n);
-            // K's panels by way of K^T: two vectorised passes (turned in registers, then runs of keys per head-dim
-            // row); the panels' strided writes one float at a time cost 13% of the forward pass at N = 197.
-            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
-            micro.packAT(w, lay.kT(), npk, d, n, mr, 1f, kp, 0);
+            rowPanels(k, kOff + base, s.sN(), n, d, w, lay.kT(), npk, kp, room);
             micro.packAT(v, vOff + base, s.sN(), n, d, mr, 1f, vp, 0);
             for (int i0 = 0; i0 < n; i0 += W) {
                 int rows = Math.min(W, n - i0);
@@ -230,6 +227,16 @@ final class QueryLaneAttention {
                 finish(w, lay.oT(), d, lay.max(), lay.sum(), rows, o, orow, s.oN(), lse, lseOff + (long) bh * n + i0, room);
             }
         }, q, k, v, mask, o, lse);
+    }
+
+    /**
+     * The n rows of x (d wide, sN apart) into the micro-kernel's panels of mr rows (its A, on the heap), by way of x^T
+     * at w[xT] (npk wide): two vectorised passes, turned in registers and then runs of rows per column; the panels'
+     * strided writes one float at a time cost 13% of the forward pass at N = 197.
+     */
+    private void rowPanels(MemorySegment x, long base, long sN, int n, int d, MemorySegment w, long xT, int npk, float[] panels, Scratch room) {
+        transpose(x, base, sN, n, d, 1f, w, xT, npk, room);
+        micro.packAT(w, xT, npk, d, n, micro.mr(), 1f, panels, 0);
     }
 
     /**
@@ -390,10 +397,8 @@ final class QueryLaneAttention {
             float sc = scale[h];
             float[] kp = room.kPanels(npk * d), vp = room.vPanels(npk * d), ktp = room.kTPanels(dp * n);
             float[] pt = room.pTile(lay.bc() * W), dst = room.dsTile(lay.bc() * W);
-            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.xT(), npk, room);
-            micro.packAT(w, lay.xT(), npk, d, n, mr, 1f, kp, 0);
-            transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.xT(), npk, room);
-            micro.packAT(w, lay.xT(), npk, d, n, mr, 1f, vp, 0);
+            rowPanels(k, kOff + base, s.sN(), n, d, w, lay.xT(), npk, kp, room);
+            rowPanels(v, vOff + base, s.sN(), n, d, w, lay.xT(), npk, vp, room);
             micro.packAT(k, kOff + base, s.sN(), n, d, mr, 1f, ktp, 0);
             fill(w, lay.dK(), 2L * npk * dw, 0f);
             queryLanes(w, lse, lseOff + (long) bh * n, o, oOff + obase, dO, dOOff + obase, s.oN(), n, npq, d, lay.lse(), lay.dot());
