@@ -64,6 +64,44 @@ class AnalysisTest {
         assertThrows(IllegalArgumentException.class, () -> AttentionRollout.massOn(new double[h + 1][w], marked));
     }
 
+    @Property(tries = 30)
+    void theRankStatisticIsOneOnTheMarksHalfWhenUniformAndZeroOffThem(@ForAll @IntRange(min = 1, max = 7) int h, @ForAll @IntRange(min = 1, max = 7) int w,
+                                                                     @ForAll long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        boolean[][] marked = new boolean[h][w];
+        double[][] uniform = new double[h][w], on = new double[h][w], off = new double[h][w], floored = new double[h][w];
+        int count = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                marked[y][x] = r.nextBoolean();
+                if (marked[y][x]) count++;
+                uniform[y][x] = 0.5;
+                double v = r.nextDouble();
+                on[y][x] = marked[y][x] ? 2 + v : v;
+                off[y][x] = marked[y][x] ? v : 2 + v;
+                floored[y][x] = 10 + (marked[y][x] ? 0.02 : 0.01);   // a wide floor and small peaks on the marks
+            }
+        }
+        if (count == 0 || count == h * w) {
+            assertTrue(Double.isNaN(AttentionRollout.rankOn(uniform, marked)));
+            return;
+        }
+        assertEquals(0.5, AttentionRollout.rankOn(uniform, marked), 1e-12);
+        assertEquals(1.0, AttentionRollout.rankOn(on, marked), 1e-12);
+        assertEquals(0.0, AttentionRollout.rankOn(off, marked), 1e-12);
+        // The floor hides the peaks from the mass share, not from the ranks.
+        assertEquals(1.0, AttentionRollout.rankOn(floored, marked), 1e-12);
+        assertTrue(AttentionRollout.massOn(floored, marked) < (double) count / (h * w) + 0.01);
+        assertThrows(IllegalArgumentException.class, () -> AttentionRollout.rankOn(new double[h][w + 1], marked));
+    }
+
+    @Test
+    void theRankStatisticCountsTiesAsHalf() {
+        boolean[][] marked = {{true, true, false, false}};
+        // Marked 3 and 1 against unmarked 1 and 0: 3 beats both, 1 ties 1 and beats 0 -> (2 + 1.5) / 4.
+        assertEquals(0.875, AttentionRollout.rankOn(new double[][] {{3, 1, 1, 0}}, marked), 1e-12);
+    }
+
     @Test
     void attentionDistanceOfSelfAttentionIsZeroAndOfANeighbourIsOnePatch() {
         int gh = 3, gw = 3, p = 4;

@@ -67,16 +67,29 @@ final class AnalyzeCommand {
             }
             Pictures.rolloutGrid(raw, maps, captions, outDir.resolve("rollout.png"));
             // Whether the maps sit on the object: their mass on the patches the garment covers against those patches' area.
-            double mass = 0, area = 0;
+            // The mass share is pulled toward the area by the residual path's uniform floor; the rank statistic asks
+            // only whether the map's higher cells are the object's.
+            double mass = 0, area = 0, rank = 0;
+            int ranked = 0, above = 0;
             for (int k = 0; k < n; k++) {
                 boolean[][] object = objectPatches(raw[k], c.gridH(), c.gridW(), c.patch());
                 mass += AttentionRollout.massOn(maps[k], object) / n;
                 double cells = 0;
                 for (boolean[] row : object) for (boolean b : row) if (b) cells++;
                 area += cells / c.patches() / n;
+                double auc = AttentionRollout.rankOn(maps[k], object);
+                if (!Double.isNaN(auc)) {
+                    rank += auc;
+                    ranked++;
+                    if (auc > 0.5) above++;
+                }
             }
             out.printf("rollout: %.0f%% of each map's mass on the object's patches, which are %.0f%% of the patches (mean of %d images)%n",
                     100 * mass, 100 * area, n);
+            if (ranked > 0) {
+                out.printf("rollout: an object patch outranks a background patch in the map with probability %.2f (0.5: no preference; mean of %d images, above 0.5 in %d)%n",
+                        rank / ranked, ranked, above);
+            }
 
             double[][] distance = new double[layers][c.heads()];
             for (int l = 0; l < layers; l++) {
