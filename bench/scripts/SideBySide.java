@@ -20,7 +20,7 @@ import java.util.List;
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
  *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
- *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE (batch 1) | row:KERNEL[:ROWS]
+ *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE[@BATCH] (batch 1 by default) | row:KERNEL[:ROWS]
  *             (copy, layernorm, softmax, gelu, gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved
  *             per operation; fewer rows, e.g. 16, keep it in cache, to tell arithmetic from memory)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
@@ -142,14 +142,16 @@ public class SideBySide {
         if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.equals("eval:128") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             if (w.startsWith("infer:")) {
-                Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(w.substring(6)));
+                String spec = w.substring(6);
+                int at = spec.lastIndexOf('@'), batch = at < 0 ? 1 : Integer.parseInt(spec.substring(at + 1));
+                Object vit = vitClass.getMethod("load", Path.class).invoke(null, Path.of(at < 0 ? spec : spec.substring(0, at)));
                 Object cfg = vitClass.getMethod("config").invoke(vit);
                 int size = (int) cfg.getClass().getMethod("channels").invoke(cfg) * (int) cfg.getClass().getMethod("imageHeight").invoke(cfg)
                         * (int) cfg.getClass().getMethod("imageWidth").invoke(cfg);
-                float[] in = new float[size];
-                for (int i = 0; i < size; i++) in[i] = (float) rnd.nextGaussian();
+                float[] in = new float[size * batch];
+                for (int i = 0; i < in.length; i++) in[i] = (float) rnd.nextGaussian();
                 Method logits = vitClass.getMethod("logits", float[].class, int.class);
-                return () -> invoke(logits, vit, in, 1);
+                return () -> invoke(logits, vit, in, batch);
             }
             Class<?> cfgClass = l.loadClass("dev.tessera.vit.model.ViTConfig");
             boolean recipe = w.startsWith("train:"), today = w.equals("train:recipe"), small = recipe || w.equals("eval:128");
