@@ -82,7 +82,7 @@ public final class GemmDriver {
         // Every column task takes every row of A. Where the kernel wants A interleaved, pack it once for all and cut
         // N finer, for balance; where it takes rows as stored (AVX-512), each task copies them, so one task a thread.
         float[] pa = null;
-        if (tn > 1 && !uk.prefersRowsOfA()) {
+        if (tn > 1 && !uk.prefersRowsOfA() && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT) {
             pa = packShared(false, m, k, 1f, a, aOff, lda, threads);
             tn = Math.min(nTiles, threads * TASKS_PER_THREAD);
         }
@@ -196,6 +196,12 @@ public final class GemmDriver {
      * faster by the median in three side-by-side runs (Zen 3). {@code -Dtessera.gemm.tasksPerThread=1} for comparisons.
      */
     private static final int TASKS_PER_THREAD = Integer.getInteger("tessera.gemm.tasksPerThread", 4);
+
+    /**
+     * The largest all-K pack of A the calling thread keeps for that (on the heap, for the thread's life): ViT-B/16's
+     * widest at batch 8 (1576 x 3072) is 19 MB. Larger batches pack per worker and K block, as before.
+     */
+    private static final long SHARED_PACK_LIMIT = 32L << 20;
 
     /**
      * C = alpha A^T B + beta C as C^T = alpha B^T A into a scratch, added transposed: for a weight gradient with many
