@@ -44,21 +44,35 @@ class AnalysisTest {
         assertEquals(0.125, r[1][2], 1e-9);
     }
 
+    private static boolean[][] randomMarks(java.util.Random r, int h, int w) {
+        boolean[][] marked = new boolean[h][w];
+        for (boolean[] row : marked) for (int x = 0; x < w; x++) row[x] = r.nextBoolean();
+        return marked;
+    }
+
+    private static int count(boolean[][] marked) {
+        int n = 0;
+        for (boolean[] row : marked) for (boolean b : row) if (b) n++;
+        return n;
+    }
+
+    /** A map over the marks' grid, each cell's value drawn from whether it is marked (in row order). */
+    private static double[][] map(boolean[][] marked, java.util.function.Function<Boolean, Double> value) {
+        double[][] m = new double[marked.length][];
+        for (int y = 0; y < marked.length; y++) {
+            m[y] = new double[marked[y].length];
+            for (int x = 0; x < m[y].length; x++) m[y][x] = value.apply(marked[y][x]);
+        }
+        return m;
+    }
+
     @Property(tries = 20)
     void aUniformMapPutsTheMarkedAreasShareOnItAndAFocusedMapAllOfIt(@ForAll @IntRange(min = 1, max = 7) int h, @ForAll @IntRange(min = 1, max = 7) int w,
                                                                        @ForAll long seed) {
         java.util.Random r = new java.util.Random(seed);
-        boolean[][] marked = new boolean[h][w];
-        double[][] uniform = new double[h][w], focused = new double[h][w];
-        int count = 0;
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                marked[y][x] = r.nextBoolean();
-                if (marked[y][x]) count++;
-                uniform[y][x] = 0.5;
-                focused[y][x] = marked[y][x] ? r.nextDouble() + 0.01 : 0;
-            }
-        }
+        boolean[][] marked = randomMarks(r, h, w);
+        int count = count(marked);
+        double[][] uniform = map(marked, m -> 0.5), focused = map(marked, m -> m ? r.nextDouble() + 0.01 : 0);
         assertEquals((double) count / (h * w), AttentionRollout.massOn(uniform, marked), 1e-12);
         if (count > 0) assertEquals(1.0, AttentionRollout.massOn(focused, marked), 1e-12);
         assertThrows(IllegalArgumentException.class, () -> AttentionRollout.massOn(new double[h + 1][w], marked));
@@ -68,20 +82,11 @@ class AnalysisTest {
     void theRankStatisticIsOneOnTheMarksHalfWhenUniformAndZeroOffThem(@ForAll @IntRange(min = 1, max = 7) int h, @ForAll @IntRange(min = 1, max = 7) int w,
                                                                      @ForAll long seed) {
         java.util.Random r = new java.util.Random(seed);
-        boolean[][] marked = new boolean[h][w];
-        double[][] uniform = new double[h][w], on = new double[h][w], off = new double[h][w], floored = new double[h][w];
-        int count = 0;
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                marked[y][x] = r.nextBoolean();
-                if (marked[y][x]) count++;
-                uniform[y][x] = 0.5;
-                double v = r.nextDouble();
-                on[y][x] = marked[y][x] ? 2 + v : v;
-                off[y][x] = marked[y][x] ? v : 2 + v;
-                floored[y][x] = 10 + (marked[y][x] ? 0.02 : 0.01);   // a wide floor and small peaks on the marks
-            }
-        }
+        boolean[][] marked = randomMarks(r, h, w);
+        int count = count(marked);
+        double[][] uniform = map(marked, m -> 0.5);
+        double[][] on = map(marked, m -> (m ? 2 : 0) + r.nextDouble()), off = map(marked, m -> (m ? 0 : 2) + r.nextDouble());
+        double[][] floored = map(marked, m -> 10 + (m ? 0.02 : 0.01));   // a wide floor and small peaks on the marks
         if (count == 0 || count == h * w) {
             assertTrue(Double.isNaN(AttentionRollout.rankOn(uniform, marked)));
             return;
