@@ -81,14 +81,10 @@ public final class GemmDriver {
         int tn = Math.min(threads, nTiles), tm = Math.max(1, threads / tn);
         // Every column task takes every row of A. Where the kernel wants A interleaved, pack it once for all and cut
         // N finer, for balance; where it takes rows as stored (AVX-512), each task copies them, so one task a thread.
-        float[] pa = null;
-        if (tn > 1 && !uk.prefersRowsOfA() && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT) {
-            pa = packShared(false, m, k, 1f, a, aOff, lda, threads);
-            tn = Math.min(nTiles, threads * TASKS_PER_THREAD);
-        }
+        boolean shareA = tn > 1 && !uk.prefersRowsOfA() && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT;
+        float[] packedA = shareA ? packShared(false, m, k, 1f, a, aOff, lda, threads) : null;
+        int tasksN = shareA ? Math.min(nTiles, threads * TASKS_PER_THREAD) : tn;
         Epilogue e = ep == null || ep.isNone() ? null : ep;
-        float[] packedA = pa;
-        int tasksN = tn;
         Parallel.forEach(tm * tasksN, t -> {
             int ti = t / tasksN, tj = t % tasksN;
             int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
