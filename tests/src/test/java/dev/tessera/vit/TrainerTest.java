@@ -76,14 +76,58 @@ class TrainerTest {
 
     @Test
     void divergenceStopsAndKeepsTheLastGoodCheckpoint() throws Exception {
-        new Trainer(model(), recipe(1), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(false);
+        new Trainer(model(), recipe(3), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(false, 1);
         byte[] good = Files.readAllBytes(dir.resolve("checkpoint/model.safetensors"));
-        TrainConfig wild = recipe(3).withLr(1e30f).withWarmup(0f);
+        // The optimizer's state turned to NaN (a resume may not change the recipe, so no wild learning rate): the
+        // first update of epoch 2 makes the weights NaN, and the next loss stops the run.
+        Path opt = dir.resolve("checkpoint/optimizer.safetensors");
+        byte[] state = Files.readAllBytes(opt);
+        long header = java.nio.ByteBuffer.wrap(state, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        java.nio.ByteBuffer data = java.nio.ByteBuffer.wrap(state).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int at = 8 + (int) header; at + 4 <= state.length; at += 4) data.putFloat(at, Float.NaN);
+        Files.write(opt, state);
         TrainingDiverged e = assertThrows(TrainingDiverged.class,
-                () -> new Trainer(model(), wild, halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true));
+                () -> new Trainer(model(), recipe(3), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true));
         assertTrue(e.getMessage().contains("checkpoint"), e.getMessage());
         assertArrayEquals(good, Files.readAllBytes(dir.resolve("checkpoint/model.safetensors")));
         assertFalse(Files.exists(dir.resolve("checkpoint.tmp")));
+    }
+
+    @Test
+    void resumeRefusesAnotherRecipeOrTrainingSet() throws Exception {
+        new Trainer(model(), recipe(3), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(false, 1);
+        byte[] weights = Files.readAllBytes(dir.resolve("checkpoint/model.safetensors"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(model(), recipe(4).withLr(1e-3f), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true));
+        assertTrue(e.getMessage().contains("epochs 3 -> 4") && e.getMessage().contains("lr 0.003 -> 0.001"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(model(), recipe(3), halves(48, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true));
+        assertTrue(e.getMessage().contains("training images 64 -> 48"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(model(), recipe(3), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).withSgd(0.9f).run(true));
+        assertTrue(e.getMessage().contains("optimizer adamw -> sgd"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(ViTConfig.of(8, 8, 1, 4, 16, 3, 2, 32, 2), recipe(3), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true));
+        assertTrue(e.getMessage().contains("model "), e.getMessage());
+        assertArrayEquals(weights, Files.readAllBytes(dir.resolve("checkpoint/model.safetensors")), "a refused resume leaves the checkpoint alone");
+        assertEquals(1, Files.readAllLines(dir.resolve("metrics.jsonl")).size());
+        // Another thread count is the same recipe: the run goes on.
+        Trainer.Result r = new Trainer(model(), recipe(3).withThreads(1), halves(64, 1), halves(32, 2), dir, QUIET, 0.4f, 0.3f).run(true);
+        assertEquals(3, r.last().epoch());
+    }
+
+    @Test
+    void recipeRoundTripsThroughJson() {
+        TrainConfig r = recipe(5).withWeightDecay(0.1f).withSmoothing(0.07f).withEma(0.999f).withAugment(3, false)
+                .withMixing(new dev.tessera.vit.data.Mixing(0.8f, 1f, 0.5f, 0.3f)).withInceptionCrop(0.35f)
+                .withRandAugment(new dev.tessera.vit.data.RandAugment.Policy(2, 9)).withSeed(1L << 40);
+        Map<?, ?> m = (Map<?, ?>) Json.parse(Json.write(r.toMap()));
+        assertEquals(r, TrainConfig.fromMap(m));
+        assertTrue(r.trainingDifferences(TrainConfig.fromMap(m).withThreads(7)).isEmpty(), "threads change how fast, not what");
+        java.util.Map<String, Object> broken = new java.util.LinkedHashMap<>(r.toMap());
+        broken.remove("clip_norm");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainConfig.fromMap(broken));
+        assertTrue(e.getMessage().contains("clip_norm"), e.getMessage());
     }
 
     @Test

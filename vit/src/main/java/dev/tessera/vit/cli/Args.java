@@ -38,6 +38,11 @@ final class Args {
         }
     }
 
+    /** Whether the option or flag was given at all. */
+    boolean given(String name) {
+        return values.containsKey(name);
+    }
+
     String str(String name, String def) {
         return values.getOrDefault(name, def);
     }

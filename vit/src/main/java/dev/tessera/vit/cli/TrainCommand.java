@@ -11,7 +11,9 @@ import dev.tessera.vit.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /** {@code tessera train}: the default Fashion-MNIST recipe, every part overridable. */
@@ -44,6 +46,10 @@ final class TrainCommand {
         }
     }
 
+    /** What a resumed run takes from its checkpoint and may not be told otherwise: the model, and where it started from. */
+    private static final List<String> RUN_FIXED = List.of("dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "spt", "lsa",
+            "drloc", "drop-path", "attn-dropout", "init", "format", "finetune");
+
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
         Args a = new Args(argv, Set.of("resume", "quick", "spt", "lsa", "finetune"), Set.of("init", "format","data", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "weight-decay", "warmup", "smoothing", "crop-pad", "flip",
@@ -52,8 +58,13 @@ final class TrainCommand {
         boolean resume = a.flag("resume");
         ViTConfig base = defaultModel();
         ViTConfig mc;
+        Map<String, Object> resumed = null;
         if (resume) {
+            for (String f : RUN_FIXED) {
+                if (a.given(f)) throw new UsageException("--resume continues the run in " + outDir + " with its own model and weights; --" + f + " cannot change them (start a new run with another --out)");
+            }
             mc = Checkpoint.readConfig(outDir.resolve("checkpoint"));
+            resumed = Checkpoint.readState(outDir.resolve("checkpoint"));
         } else {
             int dim = a.integer("dim", base.dim()), heads = a.integer("heads", base.heads());
             mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), dim, a.integer("depth", base.depth()), heads,
@@ -65,7 +76,16 @@ final class TrainCommand {
                     .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0f)).withAttentionDropout(a.flt("attn-dropout", 0f))
                     .withSmallDataMethods(a.flag("spt", true), a.flag("lsa", true)).withDrloc(a.flt("drloc", 0f));
         }
+        // A resumed run starts from the recipe it was started with (flags given now are checked against it by the
+        // trainer); checkpoints from before the recipe was stored take the defaults and flags, as they always did.
         TrainConfig tc = TrainConfig.fashionMnist();
+        if (resumed != null && resumed.get("recipe") instanceof Map<?, ?> stored) {
+            try {
+                tc = TrainConfig.fromMap(stored);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(outDir.resolve("checkpoint/state.json") + ": " + e.getMessage(), e);
+            }
+        }
         // --quick: one epoch on the first 10,000 training images, a couple of minutes end to end.
         if (a.flag("quick")) tc = tc.withEpochs(1).withWarmup(0.2f);
         tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
@@ -84,7 +104,14 @@ final class TrainCommand {
         FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", 3), a.integer("image-size", 32));
         Dataset train = splits.train();
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
+        if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
+        if (resume && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
+                || train.classes() != mc.numClasses())) {
+            throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
+                    + " model of " + mc.numClasses() + " classes, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x"
+                    + train.channels() + " with " + train.classes() + " classes: resume with the run's --dataset and --data");
+        }
         if (!resume && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
                 || train.classes() != mc.numClasses())) {
             // The model takes the data's geometry; the patch size must divide it.
@@ -124,6 +151,9 @@ final class TrainCommand {
         Trainer trainer = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]);
         if (init != null) trainer.initFrom(init, initOpt);
         if (a.flag("finetune")) trainer.withSgd(0.9f);
+        if (resumed != null && "sgd".equals(resumed.get("optimizer"))) {
+            trainer.withSgd(resumed.get("momentum") instanceof Number m ? m.floatValue() : 0.9f);
+        }
         Trainer.Result r = trainer.run(resume);
         EpochMetrics last = r.last();
         out.printf("done: test accuracy %.4f after %d epochs; metrics %s, checkpoint %s, chart %s%n", last.testAcc(), last.epoch(),

@@ -83,7 +83,12 @@ public final class Checkpoint {
     @SuppressWarnings("unchecked")
     public static Map<String, Object> readState(Path dir) throws IOException {
         Path f = resolve(dir).resolve("state.json");
-        Object o = Json.parse(Files.readString(f, StandardCharsets.UTF_8));
+        Object o;
+        try {
+            o = Json.parse(Files.readString(f, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw new IOException(f + ": " + e.getMessage(), e);
+        }
         if (!(o instanceof Map<?, ?>)) throw new IOException(f + ": not a JSON object");
         return (Map<String, Object>) o;
     }

@@ -114,6 +114,7 @@ public final class Trainer {
             int startEpoch = 1;
             if (resume) {
                 Map<String, Object> state = Checkpoint.readState(ckpt);
+                requireSameRun(ckpt, state);
                 Checkpoint.loadWeights(Checkpoint.resolve(ckpt), vit);
                 Checkpoint.loadOptimizer(ckpt, vit, opt);
                 startEpoch = ((Number) state.get("epoch")).intValue() + 1;
@@ -176,13 +177,48 @@ public final class Trainer {
         s.put("steps", steps);
         s.put("seed", recipe.seed());
         s.put("threads", recipe.threads());
-        s.put("recipe", recipe.toString());
+        s.put("recipe", recipe.toMap());
+        s.put("train_images", train.count());
+        s.put("optimizer", optimizerName());
+        if (sgdMomentum >= 0) s.put("momentum", (double) sgdMomentum);
         s.put("normalize_mean", (double) mean);
         s.put("normalize_std", (double) std);
         List<Object> ms = new ArrayList<>();
         for (EpochMetrics m : history) ms.add(m.toMap());
         s.put("metrics", ms);
         return s;
+    }
+
+    private String optimizerName() { return sgdMomentum >= 0 ? "sgd" : "adamw"; }
+
+    /**
+     * A resumed run must continue the run it resumes: the same recipe (the learning-rate schedule spans all of its
+     * epochs), the same number of training images and the same optimizer. Anything else would quietly train a third
+     * thing that neither run describes. Checkpoints written before the recipe was stored whole are not checked.
+     */
+    private void requireSameRun(Path ckpt, Map<String, Object> state) throws IOException {
+        List<String> diff = new ArrayList<>();
+        ViTConfig saved = Checkpoint.readConfig(ckpt);
+        if (!saved.equals(model)) diff.add("model " + saved + " -> " + model);
+        if (state.get("recipe") instanceof Map<?, ?> stored) {
+            TrainConfig was;
+            try {
+                was = TrainConfig.fromMap(stored);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(ckpt.resolve("state.json") + ": " + e.getMessage(), e);
+            }
+            diff.addAll(was.trainingDifferences(recipe));
+            if (was.threads() != recipe.threads()) {
+                log.printf("note    the run had %d threads, this one %d: sums run in another order, so results differ in the last digits%n", was.threads(), recipe.threads());
+            }
+        }
+        if (state.get("train_images") instanceof Number n && n.intValue() != train.count()) diff.add("training images " + n.intValue() + " -> " + train.count());
+        if (state.get("optimizer") instanceof String o && !o.equals(optimizerName())) diff.add("optimizer " + o + " -> " + optimizerName());
+        if (state.get("momentum") instanceof Number m && sgdMomentum >= 0 && m.floatValue() != sgdMomentum) diff.add("momentum " + m + " -> " + sgdMomentum);
+        if (!diff.isEmpty()) {
+            throw new IllegalArgumentException("cannot resume " + ckpt + " with another recipe (" + String.join(", ", diff)
+                    + "): a resumed run continues the run as it was started; start a new run in another directory instead");
+        }
     }
 
     private static void rewriteMetrics(Path file, List<EpochMetrics> history) throws IOException {

@@ -1,0 +1,96 @@
+package dev.tessera.vit.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.tessera.vit.io.Json;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code tessera train --resume} through the CLI, on a tiny image folder: the resumed run takes the recipe, the
+ * training-set size and the model from the checkpoint, and refuses to be told otherwise (before, it quietly took
+ * the day's defaults: 28 epochs of all images at lr 2e-3 after a 6-epoch run on 30,000).
+ */
+class ResumeCliTest {
+    @TempDir Path dir;
+    Path data;
+
+    /** Two classes of 8x8 grey images, bright top or bright bottom: 20 per class to train on, 4 to test. */
+    @BeforeEach
+    void folder() throws Exception {
+        data = dir.resolve("data");
+        Random r = new Random(3);
+        for (String split : new String[] {"train", "test"}) {
+            for (int c = 0; c < 2; c++) {
+                Path d = Files.createDirectories(data.resolve(split).resolve(c == 0 ? "top" : "bottom"));
+                for (int i = 0; i < (split.equals("train") ? 20 : 4); i++) {
+                    BufferedImage img = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
+                    for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) {
+                        int v = ((y < 4) == (c == 0) ? 180 : 40) + r.nextInt(60);
+                        img.getRaster().setSample(x, y, 0, v);
+                    }
+                    ImageIO.write(img, "png", d.resolve(i + ".png").toFile());
+                }
+            }
+        }
+    }
+
+    static String[] run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(args, new PrintStream(out, true), new PrintStream(err, true));
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    String[] train(Path out, String... extra) {
+        List<String> a = new ArrayList<>(List.of("train", "--dataset", "folder", "--data", data.toString(), "--image-size", "8",
+                "--channels", "1", "--threads", "1", "--out", out.toString()));
+        a.addAll(List.of(extra));
+        return run(a.toArray(String[]::new));
+    }
+
+    @Test
+    void resumeKeepsTheRecipeAndRefusesAnother() throws Exception {
+        Path out = dir.resolve("run");
+        String[] first = train(out, "--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32", "--patch", "4",
+                "--spt=false", "--lsa=false", "--batch-size", "8", "--epochs", "2", "--lr", "0.003", "--warmup", "0.5",
+                "--seed", "5", "--train-limit", "32");
+        assertEquals("0", first[0], first[1] + first[2]);
+        Map<?, ?> state = (Map<?, ?>) Json.parse(Files.readString(out.resolve("checkpoint/state.json")));
+        Map<?, ?> recipe = (Map<?, ?>) state.get("recipe");
+        assertEquals(2, ((Number) recipe.get("epochs")).intValue());
+        assertEquals(0.003, ((Number) recipe.get("lr")).doubleValue(), 0.0);
+        assertEquals(32, ((Number) state.get("train_images")).intValue());
+
+        // All of it from the checkpoint: two epochs were done, so nothing is left to train (not 26 more at lr 2e-3).
+        String[] resumed = train(out, "--resume");
+        assertEquals("0", resumed[0], resumed[1] + resumed[2]);
+        assertTrue(resumed[1].contains("2 epochs, batch 8, lr 0.0030"), resumed[1]);
+        assertTrue(resumed[1].contains("(32 train"), resumed[1]);
+        assertTrue(resumed[1].contains("after 2 epochs"), resumed[1]);
+        assertEquals(2, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+
+        String[] otherLr = train(out, "--resume", "--lr", "0.01", "--epochs", "3");
+        assertEquals("1", otherLr[0]);
+        assertTrue(otherLr[2].contains("epochs 2 -> 3") && otherLr[2].contains("lr 0.003 -> 0.01"), otherLr[2]);
+
+        String[] otherData = train(out, "--resume", "--train-limit", "24");
+        assertEquals("1", otherData[0]);
+        assertTrue(otherData[2].contains("training images 32 -> 24"), otherData[2]);
+
+        String[] otherModel = train(out, "--resume", "--depth", "2");
+        assertEquals("2", otherModel[0]);
+        assertTrue(otherModel[2].contains("--depth cannot change"), otherModel[2]);
+        assertEquals(2, Files.readAllLines(out.resolve("metrics.jsonl")).size(), "a refused resume leaves the run as it was");
+    }
+}
