@@ -15,6 +15,11 @@ public final class Main {
     static int run(String[] args, PrintStream out, PrintStream err) {
         String cmd = args.length == 0 ? "help" : args[0];
         String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        // "tessera train --help" is a question, not an unknown option.
+        if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
+            usage(out);
+            return 0;
+        }
         try {
             return switch (cmd) {
                 case "info" -> InfoCommand.run(rest, out);
@@ -50,8 +55,13 @@ public final class Main {
     static void usage(PrintStream out) {
         out.println("usage: tessera <command> [options]");
         out.println("  train    train a ViT on Fashion-MNIST (--epochs --batch-size --lr --seed --threads --out --data,");
-        out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none, --resume;");
-        out.println("           SPT and LSA are on by default: --spt=false --lsa=false for the plain ViT)");
+        out.println("           --dim --depth --heads --mlp-dim --patch --pool cls|gap --posemb learn|sincos2d|none;");
+        out.println("           SPT and LSA are on by default: --spt=false --lsa=false for the plain ViT; --drloc LAMBDA)");
+        out.println("           recipe: --weight-decay --warmup EPOCHS --smoothing --crop-pad PX --flip true|false --ema DECAY");
+        out.println("           --drop-path P --attn-dropout P --mixup ALPHA --cutmix ALPHA --inception-crop MINSCALE");
+        out.println("           --randaugment N,M; data: --dataset fashion-mnist|cifar10|folder --image-size N --channels 1|3");
+        out.println("           --train-limit N; --quick (one epoch on 10,000 images); --resume (continue OUT's run as it");
+        out.println("           was started)");
         out.println("           fine-tuning: --init CHECKPOINT [--finetune] (SGD momentum 0.9, new zero head; timm, torchvision,");
         out.println("           Hugging Face safetensors or a Tessera checkpoint)");
         out.println("  eval     --checkpoint DIR: test accuracy and confusion matrix");
