@@ -31,7 +31,8 @@ import java.util.Map;
  * Trains a ViT: AdamW with warmup and cosine decay, clipping at global norm, optional EMA; evaluates on the test split
  * each epoch; writes OUT/metrics.jsonl, OUT/checkpoint (atomically, each epoch) and OUT/curves.png. A run resumed from
  * OUT continues exactly as the uninterrupted run would (same seed and threads): every random draw is a function of
- * (seed, epoch, step), never of how far a generator had advanced.
+ * (seed, epoch, step), never of how far a generator had advanced. The checkpoint records the recipe, the number of
+ * training images and the optimizer, and a resume with any of them different is refused.
  */
 public final class Trainer {
     private final ViTConfig model;
