@@ -50,7 +50,7 @@ class InspectTest {
         double[][][] maps = new double[3][7][7];
         maps[1][3][3] = 1;
         Pictures.rolloutGrid(img, maps, new String[] {"a", "b", "c"}, dir.resolve("r.png"));
-        Pictures.distanceScatter(new double[][] {{1, 2}, {3, 4}}, 28, dir.resolve("d.png"));
+        Pictures.distanceScatter(new double[][] {{1, 2}, {3, 4}}, 28, 14.4, dir.resolve("d.png"));
         Pictures.heatmap(new double[][] {{1, 0.5}, {0.5, 1}}, "t", "x", "y", dir.resolve("h.png"));
         Pictures.positionSimilarity(new double[][] {{1, -1}, {-1, 1}}, 1, 2, dir.resolve("p.png"));
         for (String f : new String[] {"r.png", "d.png", "h.png", "p.png"}) {

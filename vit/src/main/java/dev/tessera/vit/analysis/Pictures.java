@@ -49,8 +49,12 @@ public final class Pictures {
         write(img, g, file);
     }
 
-    /** Mean attention distance per layer (x) and head (colour), in pixels: the ViT paper's Figure 7 (right). */
-    public static void distanceScatter(double[][] distance, int imageSize, Path file) throws IOException {
+    /**
+     * Mean attention distance per layer (x) and head (colour), in pixels: the ViT paper's Figure 7 (right). A black
+     * bar marks each layer's mean over heads, and a dashed line the distance of uniform attention ({@code uniform};
+     * NaN for none): on a 7x7 grid every head sits within a few pixels of it, and the trend is read against it.
+     */
+    public static void distanceScatter(double[][] distance, int imageSize, double uniform, Path file) throws IOException {
         int layers = distance.length, W = 640, H = 420, left = 60, right = 20, top = 40, bottom = 50;
         BufferedImage img = canvas(W, H);
         Graphics2D g = graphics(img);
@@ -64,15 +68,35 @@ public final class Pictures {
             g.drawLine(left + 1, y, W - right, y);
             g.setColor(Color.BLACK);
         }
+        if (Double.isFinite(uniform)) {
+            int y = (int) (H - bottom - (H - top - bottom) * Math.min(uniform, yMax) / yMax);
+            java.awt.Stroke solid = g.getStroke();
+            g.setColor(Color.GRAY);
+            g.setStroke(new java.awt.BasicStroke(1f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+            g.drawLine(left + 1, y, W - right, y);
+            // The key goes beside the title: the dots cross the line itself.
+            String key = String.format("uniform attention (%.1f); bars: layer means", uniform);
+            int keyX = W - right - g.getFontMetrics().stringWidth(key);
+            g.drawLine(keyX - 36, 18, keyX - 6, 18);
+            g.setStroke(solid);
+            g.drawString(key, keyX, 22);
+            g.setColor(Color.BLACK);
+        }
         for (int l = 0; l < layers; l++) {
             int x = left + (int) ((W - left - right) * (l + 0.5) / layers);
             g.drawString(Integer.toString(l + 1), x - 4, H - bottom + 18);
+            double mean = 0;
             for (int h = 0; h < distance[l].length; h++) {
                 int y = (int) (H - bottom - (H - top - bottom) * Math.min(distance[l][h], yMax) / yMax);
                 g.setColor(HEADS[h % HEADS.length]);
                 g.fillOval(x - 5 + (h - distance[l].length / 2) * 3, y - 5, 10, 10);
+                mean += distance[l][h] / distance[l].length;
             }
             g.setColor(Color.BLACK);
+            if (distance[l].length > 0) {
+                int y = (int) (H - bottom - (H - top - bottom) * Math.min(mean, yMax) / yMax);
+                g.fillRect(x - 14, y - 1, 28, 3);
+            }
         }
         write(img, g, file);
     }

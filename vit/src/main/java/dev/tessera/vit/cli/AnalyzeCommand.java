@@ -97,7 +97,8 @@ final class AnalyzeCommand {
                     for (int k = 0; k < n; k++) distance[l][h] += AttentionDistance.meanDistance(inside.attention()[l][k][h], extra, c.gridH(), c.gridW(), c.patch()) / n;
                 }
             }
-            Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), outDir.resolve("attention_distance.png"));
+            Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), uniformDistance(c.gridH(), c.gridW(), c.patch()),
+                    outDir.resolve("attention_distance.png"));
             StringBuilder byLayer = new StringBuilder();
             double first = 0, last = 0;
             for (int l = 0; l < layers; l++) {
