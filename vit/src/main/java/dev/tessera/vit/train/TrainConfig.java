@@ -48,6 +48,7 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
     public TrainConfig withInceptionCrop(float minScale) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, minScale, randAugment); }
     public TrainConfig withEma(float d) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, d, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, randAugment); }
     public TrainConfig withRandAugment(dev.tessera.vit.data.RandAugment.Policy p) { return new TrainConfig(epochs, batchSize, lr, weightDecay, warmupEpochs, minLrRatio, labelSmoothing, clipNorm, emaDecay, cropPad, flip, seed, threads, evalBatch, mixing, inceptionScale, p); }
+
     /**
      * The recipe as a JSON object for a checkpoint's state.json, so that a resumed run continues with the recipe it was
      * started with rather than with whatever the command line or the defaults say that day. Floats go through their
