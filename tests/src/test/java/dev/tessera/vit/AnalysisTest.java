@@ -120,6 +120,11 @@ class AnalysisTest {
         }
         assertEquals(p, AttentionDistance.meanDistance(right, 1, gh, gw, p), 1e-9);
         assertThrows(IllegalArgumentException.class, () -> AttentionDistance.meanDistance(self, 0, gh, gw, p));
+        // The fitted rise: exact on a line, blind to a zigzag around a flat level, 0 for one layer.
+        assertEquals(5, AttentionDistance.trend(new double[] {10, 11, 12, 13, 14, 15}), 1e-12);
+        assertEquals(0, AttentionDistance.trend(new double[] {14, 15, 13, 13, 15, 14}), 1e-12);
+        assertEquals(-2, AttentionDistance.trend(new double[] {3, 1}), 1e-12);
+        assertEquals(0, AttentionDistance.trend(new double[] {7}), 0);
     }
 
     @Test

@@ -29,4 +29,22 @@ public final class AttentionDistance {
         }
         return total / patches;
     }
+
+    /**
+     * The rise of the least-squares line through per-layer means, from the first layer to the last (in the means' unit;
+     * 0 for fewer than two layers). The first and last layers alone swing with their heads: a model whose means went
+     * 13.7 13.5 14.0 14.9 14.9 14.9 rose 9% end to end and 12% along the line.
+     */
+    public static double trend(double[] layerMeans) {
+        int n = layerMeans.length;
+        if (n < 2) return 0;
+        double mx = (n - 1) / 2.0, my = 0;
+        for (double v : layerMeans) my += v / n;
+        double sxy = 0, sxx = 0;
+        for (int l = 0; l < n; l++) {
+            sxy += (l - mx) * (layerMeans[l] - my);
+            sxx += (l - mx) * (l - mx);
+        }
+        return sxy / sxx * (n - 1);
+    }
 }

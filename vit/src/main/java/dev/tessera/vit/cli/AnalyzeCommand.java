@@ -100,15 +100,19 @@ final class AnalyzeCommand {
             Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), uniformDistance(c.gridH(), c.gridW(), c.patch()),
                     outDir.resolve("attention_distance.png"));
             StringBuilder byLayer = new StringBuilder();
-            double first = 0, last = 0;
+            double[] means = new double[layers];
             for (int l = 0; l < layers; l++) {
-                double mean = java.util.Arrays.stream(distance[l]).average().orElse(0);
-                byLayer.append(String.format(" %.1f", mean));
-                if (l == 0) first = mean;
-                last = mean;
+                means[l] = java.util.Arrays.stream(distance[l]).average().orElse(0);
+                byLayer.append(String.format(" %.1f", means[l]));
             }
-            out.printf("mean attention distance by layer, in pixels:%s (uniform attention over the patches: %.1f); from the first layer to the last it %s%n",
-                    byLayer, uniformDistance(c.gridH(), c.gridW(), c.patch()), last > first * 1.1 ? "grows" : last < first / 1.1 ? "shrinks" : "stays within 10%");
+            // Read along a line fitted to all the layers: the first and last alone swing with a head or two.
+            double rise = AttentionDistance.trend(means), start = means.length == 0 ? 0 : java.util.Arrays.stream(means).average().orElse(0) - rise / 2;
+            double share = start > 0 ? rise / start : 0;
+            out.printf("mean attention distance by layer, in pixels:%s (uniform attention over the patches: %.1f); a line fitted through them %s%n",
+                    byLayer, uniformDistance(c.gridH(), c.gridW(), c.patch()),
+                    share > 0.05 ? String.format("rises by %.1f px (%.0f%%) from the first layer to the last: it grows with depth", rise, 100 * share)
+                            : share < -0.05 ? String.format("falls by %.1f px (%.0f%%) from the first layer to the last", -rise, -100 * share)
+                            : String.format("moves by %+.1f px (%+.0f%%) from the first layer to the last: flat", rise, 100 * share));
             out.println("mean attention distance in pixels (rows: layers, columns: heads)");
             for (int l = 0; l < layers; l++) {
                 StringBuilder sb = new StringBuilder(String.format("  layer %2d:", l + 1));
