@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.tessera.vit.io.Json;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,17 +44,11 @@ class ResumeCliTest {
         }
     }
 
-    static String[] run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int code = Main.run(args, new PrintStream(out, true), new PrintStream(err, true));
-        return new String[] {Integer.toString(code), out.toString(), err.toString()};
-    }
-
     String[] train(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("train", "--dataset", "folder", "--data", data.toString(), "--image-size", "8",
                 "--channels", "1", "--threads", "1", "--out", out.toString()));
         a.addAll(List.of(extra));
-        return run(a.toArray(String[]::new));
+        return PredictCliTest.run(a.toArray(String[]::new));
     }
 
     @Test

@@ -59,17 +59,18 @@ public final class Pictures {
         BufferedImage img = canvas(W, H);
         Graphics2D g = graphics(img);
         double yMax = Math.max(1, imageSize);
+        java.util.function.DoubleToIntFunction yOf = v -> (int) (H - bottom - (H - top - bottom) * Math.min(v, yMax) / yMax);
         axes(g, left, top, W - right, H - bottom, "layer", "mean attention distance (pixels)", "Attention distance by layer and head");
         for (int t = 0; t <= 4; t++) {
             double v = yMax * t / 4;
-            int y = (int) (H - bottom - (H - top - bottom) * v / yMax);
+            int y = yOf.applyAsInt(v);
             g.drawString(String.format("%.0f", v), 20, y + 4);
             g.setColor(new Color(0xe0e0e0));
             g.drawLine(left + 1, y, W - right, y);
             g.setColor(Color.BLACK);
         }
         if (Double.isFinite(uniform)) {
-            int y = (int) (H - bottom - (H - top - bottom) * Math.min(uniform, yMax) / yMax);
+            int y = yOf.applyAsInt(uniform);
             java.awt.Stroke solid = g.getStroke();
             g.setColor(Color.GRAY);
             g.setStroke(new java.awt.BasicStroke(1f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
@@ -87,16 +88,13 @@ public final class Pictures {
             g.drawString(Integer.toString(l + 1), x - 4, H - bottom + 18);
             double mean = 0;
             for (int h = 0; h < distance[l].length; h++) {
-                int y = (int) (H - bottom - (H - top - bottom) * Math.min(distance[l][h], yMax) / yMax);
+                int y = yOf.applyAsInt(distance[l][h]);
                 g.setColor(HEADS[h % HEADS.length]);
                 g.fillOval(x - 5 + (h - distance[l].length / 2) * 3, y - 5, 10, 10);
                 mean += distance[l][h] / distance[l].length;
             }
             g.setColor(Color.BLACK);
-            if (distance[l].length > 0) {
-                int y = (int) (H - bottom - (H - top - bottom) * Math.min(mean, yMax) / yMax);
-                g.fillRect(x - 14, y - 1, 28, 3);
-            }
+            if (distance[l].length > 0) g.fillRect(x - 14, yOf.applyAsInt(mean) - 1, 28, 3);
         }
         write(img, g, file);
     }

@@ -97,8 +97,8 @@ final class AnalyzeCommand {
                     for (int k = 0; k < n; k++) distance[l][h] += AttentionDistance.meanDistance(inside.attention()[l][k][h], extra, c.gridH(), c.gridW(), c.patch()) / n;
                 }
             }
-            Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), uniformDistance(c.gridH(), c.gridW(), c.patch()),
-                    outDir.resolve("attention_distance.png"));
+            double uniform = uniformDistance(c.gridH(), c.gridW(), c.patch());
+            Pictures.distanceScatter(distance, Math.max(c.imageHeight(), c.imageWidth()), uniform, outDir.resolve("attention_distance.png"));
             StringBuilder byLayer = new StringBuilder();
             double[] means = new double[layers];
             for (int l = 0; l < layers; l++) {
@@ -106,10 +106,10 @@ final class AnalyzeCommand {
                 byLayer.append(String.format(" %.1f", means[l]));
             }
             // Read along a line fitted to all the layers: the first and last alone swing with a head or two.
-            double rise = AttentionDistance.trend(means), start = means.length == 0 ? 0 : java.util.Arrays.stream(means).average().orElse(0) - rise / 2;
+            double rise = AttentionDistance.trend(means), start = java.util.Arrays.stream(means).average().orElse(0) - rise / 2;
             double share = start > 0 ? rise / start : 0;
             out.printf("mean attention distance by layer, in pixels:%s (uniform attention over the patches: %.1f); a line fitted through them %s%n",
-                    byLayer, uniformDistance(c.gridH(), c.gridW(), c.patch()),
+                    byLayer, uniform,
                     share > 0.05 ? String.format("rises by %.1f px (%.0f%%) from the first layer to the last: it grows with depth", rise, 100 * share)
                             : share < -0.05 ? String.format("falls by %.1f px (%.0f%%) from the first layer to the last", -rise, -100 * share)
                             : String.format("moves by %+.1f px (%+.0f%%) from the first layer to the last: flat", rise, 100 * share));

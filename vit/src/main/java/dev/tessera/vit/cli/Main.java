@@ -16,7 +16,7 @@ public final class Main {
         String cmd = args.length == 0 ? "help" : args[0];
         String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
         // "tessera train --help" is a question, not an unknown option.
-        if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
+        if (Arrays.stream(rest).anyMatch(r -> r.equals("--help") || r.equals("-h"))) {
             usage(out);
             return 0;
         }

@@ -106,14 +106,14 @@ final class TrainCommand {
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
-        if (resume && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
-                || train.classes() != mc.numClasses())) {
+        boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels()
+                && train.classes() == mc.numClasses();
+        if (resume && !dataFits) {
             throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
                     + " model of " + mc.numClasses() + " classes, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x"
                     + train.channels() + " with " + train.classes() + " classes: resume with the run's --dataset and --data");
         }
-        if (!resume && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
-                || train.classes() != mc.numClasses())) {
+        if (!resume && !dataFits) {
             // The model takes the data's geometry; the patch size must divide it.
             mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
                     train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),

@@ -106,7 +106,8 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
         return diff;
     }
 
-    private static double exact(float f) { return Double.parseDouble(Float.toString(f)); }
+    /** A float as the double of its shortest decimal form (0.9, not 0.8999999761581421), for JSON that reads back exactly. */
+    static double exact(float f) { return Double.parseDouble(Float.toString(f)); }
 
     private static Object field(java.util.Map<?, ?> m, String k) {
         Object v = m.get(k);

@@ -181,7 +181,7 @@ public final class Trainer {
         s.put("recipe", recipe.toMap());
         s.put("train_images", train.count());
         s.put("optimizer", optimizerName());
-        if (sgdMomentum >= 0) s.put("momentum", Double.parseDouble(Float.toString(sgdMomentum)));   // 0.9, not 0.8999999761581421
+        if (sgdMomentum >= 0) s.put("momentum", TrainConfig.exact(sgdMomentum));
         s.put("normalize_mean", (double) mean);
         s.put("normalize_std", (double) std);
         List<Object> ms = new ArrayList<>();
