@@ -53,4 +53,33 @@ class MaskedPatchPredictionTest {
                 .initFrom(pre.resolve("checkpoint"), dev.tessera.vit.io.PretrainedWeights.Options.AUTO).run(false);
         assertTrue(Double.isFinite(t.last().testLoss()));
     }
+
+    @Test
+    void resumeGivesTheSameResultAsAnUninterruptedRun() throws Exception {
+        Path a = dir.resolve("a"), b = dir.resolve("b");
+        Pretrainer.Result full = new Pretrainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(96, 1), a, TrainerTest.QUIET, 0.4f, 0.3f).run();
+        new Pretrainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(96, 1), b, TrainerTest.QUIET, 0.4f, 0.3f).run(false, 2);
+        Pretrainer.Result resumed = new Pretrainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(96, 1), b, TrainerTest.QUIET, 0.4f, 0.3f).run(true, Integer.MAX_VALUE);
+        assertEquals(3, resumed.epochs());
+        assertEquals(full.loss(), resumed.loss(), 0.0);
+        assertEquals(full.accuracy(), resumed.accuracy(), 0.0);
+        assertArrayEquals(java.nio.file.Files.readAllBytes(a.resolve("checkpoint/model.safetensors")), java.nio.file.Files.readAllBytes(b.resolve("checkpoint/model.safetensors")));
+        assertEquals(3, java.nio.file.Files.readAllLines(b.resolve("metrics.jsonl")).size());
+    }
+
+    @Test
+    void resumeRefusesAnotherRecipeOrTrainingSet() throws Exception {
+        new Pretrainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(64, 1), dir, TrainerTest.QUIET, 0.4f, 0.3f).run(false, 1);
+        byte[] before = java.nio.file.Files.readAllBytes(dir.resolve("checkpoint/model.safetensors"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Pretrainer(TrainerTest.model(), TrainerTest.recipe(4), TrainerTest.halves(64, 1), dir, TrainerTest.QUIET, 0.4f, 0.3f).run(true, Integer.MAX_VALUE));
+        assertTrue(e.getMessage().contains("epochs 3 -> 4"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Pretrainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(48, 1), dir, TrainerTest.QUIET, 0.4f, 0.3f).run(true, Integer.MAX_VALUE));
+        assertTrue(e.getMessage().contains("training images 64 -> 48"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(TrainerTest.model(), TrainerTest.recipe(3), TrainerTest.halves(64, 1), TrainerTest.halves(32, 2), dir, TrainerTest.QUIET, 0.4f, 0.3f).run(true));
+        assertTrue(e.getMessage().contains("pretrain --resume"), e.getMessage());
+        assertArrayEquals(before, java.nio.file.Files.readAllBytes(dir.resolve("checkpoint/model.safetensors")), "a refused resume leaves the checkpoint alone");
+    }
 }

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code tessera train --resume} through the CLI, on a tiny image folder: the resumed run takes the recipe, the
  * training-set size and the model from the checkpoint, and refuses to be told otherwise (before, it quietly took
- * the day's defaults: 28 epochs of all images at lr 2e-3 after a 6-epoch run on 30,000).
+ * the day's defaults: 28 epochs of all images at lr 2e-3 after a 6-epoch run on 30,000). {@code tessera pretrain
+ * --resume} likewise, and neither command resumes the other's run.
  */
 class ResumeCliTest {
     @TempDir Path dir;
@@ -45,7 +46,11 @@ class ResumeCliTest {
     }
 
     String[] train(Path out, String... extra) {
-        List<String> a = new ArrayList<>(List.of("train", "--dataset", "folder", "--data", data.toString(), "--image-size", "8",
+        return command("train", out, extra);
+    }
+
+    String[] command(String name, Path out, String... extra) {
+        List<String> a = new ArrayList<>(List.of(name, "--dataset", "folder", "--data", data.toString(), "--image-size", "8",
                 "--channels", "1", "--threads", "1", "--out", out.toString()));
         a.addAll(List.of(extra));
         return PredictCliTest.run(a.toArray(String[]::new));
@@ -84,5 +89,42 @@ class ResumeCliTest {
         assertEquals("2", otherModel[0]);
         assertTrue(otherModel[2].contains("--depth cannot change"), otherModel[2]);
         assertEquals(2, Files.readAllLines(out.resolve("metrics.jsonl")).size(), "a refused resume leaves the run as it was");
+    }
+
+    @Test
+    void pretrainResumesItsOwnRunAndTrainFineTunesFromIt() throws Exception {
+        Path pre = dir.resolve("mpp");
+        String[] first = command("pretrain", pre, "--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32", "--patch", "4",
+                "--batch-size", "8", "--epochs", "2", "--lr", "0.003", "--warmup", "0.5", "--seed", "5", "--train-limit", "32");
+        assertEquals("0", first[0], first[1] + first[2]);
+        Map<?, ?> state = (Map<?, ?>) Json.parse(Files.readString(pre.resolve("checkpoint/state.json")));
+        assertEquals("mpp", state.get("objective"));
+        assertEquals(2, ((Number) ((Map<?, ?>) state.get("recipe")).get("epochs")).intValue());
+        assertEquals(32, ((Number) state.get("train_images")).intValue());
+        assertEquals(2, ((List<?>) state.get("metrics")).size());
+
+        String[] resumed = command("pretrain", pre, "--resume");
+        assertEquals("0", resumed[0], resumed[1] + resumed[2]);
+        assertTrue(resumed[1].contains("2 epochs, batch 8, lr 0.0030"), resumed[1]);
+        assertTrue(resumed[1].contains("(32 images"), resumed[1]);
+        assertTrue(resumed[1].contains("after 2 epochs"), resumed[1]);
+        assertEquals(2, Files.readAllLines(pre.resolve("metrics.jsonl")).size());
+
+        String[] otherLr = command("pretrain", pre, "--resume", "--lr", "0.01");
+        assertEquals("1", otherLr[0]);
+        assertTrue(otherLr[2].contains("lr 0.003 -> 0.01"), otherLr[2]);
+        String[] otherModel = command("pretrain", pre, "--resume", "--dim", "32");
+        assertEquals("2", otherModel[0]);
+        assertTrue(otherModel[2].contains("--dim cannot change"), otherModel[2]);
+        String[] asTraining = train(pre, "--resume");
+        assertEquals("1", asTraining[0]);
+        assertTrue(asTraining[2].contains("pretrain --resume"), asTraining[2]);
+
+        Path ft = dir.resolve("ft");
+        String[] fineTune = train(ft, "--init", pre.resolve("checkpoint").toString(), "--epochs", "1", "--batch-size", "8", "--train-limit", "32");
+        assertEquals("0", fineTune[0], fineTune[1] + fineTune[2]);
+        String[] supervisedAsMpp = command("pretrain", ft, "--resume");
+        assertEquals("1", supervisedAsMpp[0]);
+        assertTrue(supervisedAsMpp[2].contains("not a masked-patch-prediction"), supervisedAsMpp[2]);
     }
 }

@@ -71,6 +71,8 @@ public final class Main {
         out.println("  analyze  --checkpoint DIR [--out DIR] [--compare DIR] [--images N]: attention rollout, attention");
         out.println("           distance, position-embedding similarity and layer CKA pictures (PNG)");
         out.println("  pretrain --objective mpp [--epochs N] [--out DIR]: masked patch prediction, then train --init DIR/checkpoint");
+        out.println("           (--batch-size --lr --warmup --weight-decay --seed --threads --quick; data flags as train; --dim");
+        out.println("           --depth --heads --mlp-dim --patch --spt --lsa; --resume continues OUT's run as it was started)");
         out.println("  ablate   [--epochs N] [--seeds 1,2] [--fractions 1,0.1] [--out DIR] [--quick]: baseline, +SPT+LSA, +DRLoc and");
         out.println("           MPP-pretrained, on all and on 10% of the labels; writes a Markdown table");
         out.println("  info     the JDK, cores, caches, vector width, FMA, and which kernel path is active and why");

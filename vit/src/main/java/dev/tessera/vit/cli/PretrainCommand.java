@@ -3,44 +3,87 @@ package dev.tessera.vit.cli;
 import dev.tessera.vit.data.DataSources;
 import dev.tessera.vit.data.Dataset;
 import dev.tessera.vit.data.FashionMnist;
+import dev.tessera.vit.io.Checkpoint;
 import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.train.Pretrainer;
 import dev.tessera.vit.train.TrainConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code tessera pretrain --objective mpp [--epochs N] [--out DIR] [model flags]}: masked patch prediction on the
- * training images (labels unused); then {@code tessera train --init DIR/checkpoint} fine-tunes from it.
+ * {@code tessera pretrain --objective mpp [--epochs N] [--out DIR] [model flags] [--resume]}: masked patch prediction on
+ * the training images (labels unused) of Fashion-MNIST or any dataset {@code train} reads; then {@code tessera train
+ * --init DIR/checkpoint} fine-tunes from it.
  */
 final class PretrainCommand {
     private PretrainCommand() {}
 
+    /** What a resumed pre-training run takes from its checkpoint and may not be told otherwise: the model. */
+    private static final List<String> RUN_FIXED = List.of("dim", "depth", "heads", "mlp-dim", "patch", "spt", "lsa");
+
     static int run(String[] argv, PrintStream out) throws IOException, InterruptedException {
-        Args a = new Args(argv, Set.of("quick", "spt", "lsa"), Set.of("objective", "data", "epochs", "batch-size", "lr", "seed", "threads", "out",
+        Args a = new Args(argv, Set.of("quick", "spt", "lsa", "resume"), Set.of("objective", "data", "dataset", "image-size", "channels", "epochs", "batch-size", "lr", "seed", "threads", "out",
                 "dim", "depth", "heads", "mlp-dim", "patch", "train-limit", "warmup", "weight-decay"));
         String objective = a.str("objective", "mpp");
         if (!objective.equals("mpp")) throw new UsageException("unknown --objective '" + objective + "': the one implemented is mpp (masked patch prediction)");
-        ViTConfig base = TrainCommand.defaultModel();
-        ViTConfig mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), a.integer("dim", base.dim()), a.integer("depth", base.depth()),
-                a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), 10).withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
+        Path outDir = Path.of(a.str("out", "runs/mpp"));
+        boolean resume = a.flag("resume");
+        ViTConfig mc;   // its image geometry and class count are the data's, set below
+        Map<String, Object> resumed = null;
         TrainConfig tc = TrainConfig.fashionMnist().withAugment(0, true);
+        if (resume) {
+            for (String f : RUN_FIXED) {
+                if (a.given(f)) throw new UsageException("--resume continues the pre-training in " + outDir + " with its own model; --" + f + " cannot change it (start a new run with another --out)");
+            }
+            mc = Checkpoint.readConfig(outDir.resolve("checkpoint"));
+            resumed = Checkpoint.readState(outDir.resolve("checkpoint"));
+            if (resumed.get("recipe") instanceof Map<?, ?> stored) {
+                try {
+                    tc = TrainConfig.fromMap(stored);
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(outDir.resolve("checkpoint/state.json") + ": " + e.getMessage(), e);
+                }
+            }
+        } else {
+            ViTConfig base = TrainCommand.defaultModel();
+            mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), a.integer("dim", base.dim()), a.integer("depth", base.depth()),
+                    a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), 10).withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
+            tc = tc.withEpochs(8);
+        }
         if (a.flag("quick")) tc = tc.withEpochs(1).withWarmup(0.2f);
-        tc = tc.withEpochs(a.integer("epochs", a.flag("quick") ? 1 : 8)).withBatchSize(a.integer("batch-size", tc.batchSize()))
+        tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
                 .withLr(a.flt("lr", tc.lr())).withSeed(a.lng("seed", tc.seed())).withThreads(a.integer("threads", tc.threads()))
                 .withWarmup(a.flt("warmup", tc.warmupEpochs())).withWeightDecay(a.flt("weight-decay", tc.weightDecay()));
-        String data = a.str("data", null);
-        FashionMnist.Splits splits = DataSources.load("fashion-mnist", data == null ? null : Path.of(data), 1, 28);
+        String data = a.str("data", null), dataset = a.str("dataset", "fashion-mnist");
+        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", 3), a.integer("image-size", 32));
         Dataset train = splits.train();
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
+        if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
-        Path outDir = Path.of(a.str("out", "runs/mpp"));
+        boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels();
+        if (resume && !dataFits) {
+            throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
+                    + " model, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x" + train.channels()
+                    + ": resume with the run's --dataset and --data");
+        }
+        if (!resume) {
+            // The model takes the data's geometry (own images too: labels are not used, one class folder will do).
+            mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
+                    train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
+                    mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa(), mc.drloc());
+        }
+        boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
+        float[] stats = fmnist ? new float[] {TrainCommand.MEAN, TrainCommand.STD} : DataSources.pixelStats(train);
         out.printf("data    %s (%d images, labels unused)%n", splits.dir(), train.count());
         out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d; masked patch prediction, %d colour classes%n", mc.patch(), mc.dim(),
                 mc.depth(), mc.heads(), mc.mlpDim(), 1 << (3 * mc.channels()));
-        Pretrainer.Result r = new Pretrainer(mc, tc, train, outDir, out, TrainCommand.MEAN, TrainCommand.STD).run();
+        out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
+                tc.weightDecay(), tc.seed(), tc.threads(), outDir);
+        Pretrainer.Result r = new Pretrainer(mc, tc, train, outDir, out, stats[0], stats[1]).run(resume, Integer.MAX_VALUE);
         out.printf("done: MPP loss %.4f, colour accuracy %.4f after %d epochs; fine-tune with: tessera train --init %s%n", r.loss(), r.accuracy(),
                 r.epochs(), outDir.resolve("checkpoint"));
         return 0;

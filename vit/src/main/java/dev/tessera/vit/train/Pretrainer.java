@@ -28,8 +28,8 @@ import java.util.Map;
 
 /**
  * Self-supervised pre-training by masked patch prediction on the training images, labels unused: AdamW, warmup and
- * cosine, clipping, a checkpoint each epoch (OUT/checkpoint, loadable by {@code train --init}) and OUT/metrics.jsonl
- * with the MPP loss and accuracy.
+ * cosine, clipping, a checkpoint each epoch (OUT/checkpoint, loadable by {@code train --init}, with the recipe and the
+ * metrics so far in its state) and OUT/metrics.jsonl with the MPP loss and accuracy. A run resumes from its checkpoint.
  */
 public final class Pretrainer {
     private final ViTConfig model;
@@ -49,25 +49,57 @@ public final class Pretrainer {
         this.std = std;
     }
 
-    /** The last epoch's MPP loss and accuracy (of the corrupted patches' colour classes). */
+    /** The last epoch's MPP loss and accuracy (of the corrupted patches' colour classes), and its number. */
     public record Result(double loss, double accuracy, int epochs) {}
 
     public Result run() throws IOException, InterruptedException {
+        return run(false, Integer.MAX_VALUE);
+    }
+
+    /**
+     * With {@code resume}, continues the run in OUT from its checkpoint: the same model, recipe and number of images
+     * (anything else is refused, see {@link ResumeCheck}); the result is the uninterrupted run's. {@code stopAfter} ends
+     * the run after that epoch as if interrupted there (tests of resume).
+     */
+    public Result run(boolean resume, int stopAfter) throws IOException, InterruptedException {
         Parallel.setThreads(recipe.threads());
         Files.createDirectories(out);
         Path ckpt = out.resolve("checkpoint"), metrics = out.resolve("metrics.jsonl");
-        Files.deleteIfExists(metrics);
         int stepsPerEpoch = train.count() / recipe.batchSize();
         if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch size " + recipe.batchSize() + " exceeds the " + train.count() + " training images");
         LrSchedule schedule = new LrSchedule(recipe.lr(), Math.round(recipe.warmupEpochs() * stepsPerEpoch), (long) stepsPerEpoch * recipe.epochs(),
                 LrSchedule.Decay.COSINE, recipe.minLrRatio());
         List<Augment> augments = new ArrayList<>();
         if (recipe.flip()) augments.add(Augment.horizontalFlip());
-        double loss = Double.NaN, acc = Double.NaN;
+        List<Map<String, Object>> history = new ArrayList<>();
         try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
             MaskedPatchPrediction mpp = new MaskedPatchPrediction(vit);
             AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
-            for (int epoch = 1; epoch <= recipe.epochs(); epoch++) {
+            int startEpoch = 1;
+            if (resume) {
+                Map<String, Object> state = Checkpoint.readState(ckpt);
+                if (!"mpp".equals(state.get("objective"))) {
+                    throw new IllegalArgumentException(ckpt + " is not a masked-patch-prediction pre-training run (a supervised one resumes with `tessera train --resume`)");
+                }
+                ResumeCheck.refuseIfAny(ckpt, ResumeCheck.differences(ckpt, state, model, recipe, train.count(), log));
+                Checkpoint.loadWeights(Checkpoint.resolve(ckpt), vit);
+                Checkpoint.loadOptimizer(ckpt, vit, opt);
+                startEpoch = ((Number) state.get("epoch")).intValue() + 1;
+                if (state.get("metrics") instanceof List<?> l) {
+                    for (Object o : l) {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        ((Map<?, ?>) o).forEach((k, v) -> m.put(k.toString(), v));
+                        history.add(m);
+                    }
+                }
+                StringBuilder lines = new StringBuilder();
+                for (Map<String, Object> m : history) lines.append(Json.write(m)).append('\n');
+                Files.writeString(metrics, lines.toString());
+                log.printf("resuming from %s after epoch %d%n", ckpt, startEpoch - 1);
+            } else {
+                Files.deleteIfExists(metrics);
+            }
+            for (int epoch = startEpoch; epoch <= Math.min(recipe.epochs(), stopAfter); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long correct = 0, predicted = 0, seen = 0;
@@ -95,8 +127,7 @@ public final class Pretrainer {
                     }
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
-                loss = lossSum / seen;
-                acc = (double) correct / predicted;
+                double loss = lossSum / seen, acc = (double) correct / predicted;
                 bar.finish(String.format("mpp loss %.4f, colour accuracy %.4f of corrupted patches | %.0f img/s, %.0f s", loss, acc, seen / seconds, seconds));
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("epoch", epoch);
@@ -104,15 +135,27 @@ public final class Pretrainer {
                 m.put("mpp_acc", acc);
                 m.put("img_per_s", seen / seconds);
                 m.put("seconds", seconds);
+                history.add(m);
                 Files.writeString(metrics, Json.write(m) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                Map<String, Object> state = new LinkedHashMap<>();
-                state.put("epoch", epoch);
-                state.put("objective", "mpp");
-                state.put("normalize_mean", (double) mean);
-                state.put("normalize_std", (double) std);
-                Checkpoint.save(ckpt, vit, opt, state);
+                Checkpoint.save(ckpt, vit, opt, state(epoch, opt.steps(), history));
             }
         }
-        return new Result(loss, acc, recipe.epochs());
+        if (history.isEmpty()) return new Result(Double.NaN, Double.NaN, 0);
+        Map<String, Object> last = history.get(history.size() - 1);
+        return new Result(((Number) last.get("mpp_loss")).doubleValue(), ((Number) last.get("mpp_acc")).doubleValue(), ((Number) last.get("epoch")).intValue());
+    }
+
+    private Map<String, Object> state(int epoch, long steps, List<Map<String, Object>> history) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("epoch", epoch);
+        s.put("steps", steps);
+        s.put("objective", "mpp");
+        s.put("recipe", recipe.toMap());
+        s.put("train_images", train.count());
+        s.put("optimizer", "adamw");
+        s.put("normalize_mean", (double) mean);
+        s.put("normalize_std", (double) std);
+        s.put("metrics", new ArrayList<Object>(history));
+        return s;
     }
 }

@@ -192,34 +192,16 @@ public final class Trainer {
 
     private String optimizerName() { return sgdMomentum >= 0 ? "sgd" : "adamw"; }
 
-    /**
-     * A resumed run must continue the run it resumes: the same recipe (the learning-rate schedule spans all of its
-     * epochs), the same number of training images and the same optimizer. Anything else would quietly train a third
-     * thing that neither run describes. Checkpoints written before the recipe was stored whole are not checked.
-     */
+    /** {@link ResumeCheck}'s conditions, and the same optimizer. */
     private void requireSameRun(Path ckpt, Map<String, Object> state) throws IOException {
-        List<String> diff = new ArrayList<>();
-        ViTConfig saved = Checkpoint.readConfig(ckpt);
-        if (!saved.equals(model)) diff.add("model " + saved + " -> " + model);
-        if (state.get("recipe") instanceof Map<?, ?> stored) {
-            TrainConfig was;
-            try {
-                was = TrainConfig.fromMap(stored);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(ckpt.resolve("state.json") + ": " + e.getMessage(), e);
-            }
-            diff.addAll(was.trainingDifferences(recipe));
-            if (was.threads() != recipe.threads()) {
-                log.printf("note    the run had %d threads, this one %d: sums run in another order, so results differ in the last digits%n", was.threads(), recipe.threads());
-            }
+        if ("mpp".equals(state.get("objective"))) {
+            throw new IllegalArgumentException(ckpt + " is a masked-patch-prediction pre-training run: resume it with `tessera pretrain --resume`, "
+                    + "or fine-tune from it with `tessera train --init " + ckpt + "`");
         }
-        if (state.get("train_images") instanceof Number n && n.intValue() != train.count()) diff.add("training images " + n.intValue() + " -> " + train.count());
+        List<String> diff = ResumeCheck.differences(ckpt, state, model, recipe, train.count(), log);
         if (state.get("optimizer") instanceof String o && !o.equals(optimizerName())) diff.add("optimizer " + o + " -> " + optimizerName());
         if (state.get("momentum") instanceof Number m && sgdMomentum >= 0 && m.floatValue() != sgdMomentum) diff.add("momentum " + m + " -> " + sgdMomentum);
-        if (!diff.isEmpty()) {
-            throw new IllegalArgumentException("cannot resume " + ckpt + " with another recipe (" + String.join(", ", diff)
-                    + "): a resumed run continues the run as it was started; start a new run in another directory instead");
-        }
+        ResumeCheck.refuseIfAny(ckpt, diff);
     }
 
     private static void rewriteMetrics(Path file, List<EpochMetrics> history) throws IOException {
