@@ -49,6 +49,7 @@ class MaskedPatchPredictionTest {
         Pretrainer.Result r = new Pretrainer(c, TrainerTest.recipe(4), TrainerTest.halves(256, 1), pre, TrainerTest.QUIET, 0.4f, 0.3f).run();
         // Halves images have two levels: a constant guess gets about half the corrupted patches right; learning, more.
         assertTrue(r.accuracy() > 0.6, "MPP colour accuracy " + r.accuracy());
+        assertTrue(java.nio.file.Files.size(pre.resolve("curves.png")) > 1000, "no MPP curve chart");
         Trainer.Result t = new Trainer(c, TrainerTest.recipe(2), TrainerTest.halves(256, 3), TrainerTest.halves(64, 4), dir.resolve("ft"), TrainerTest.QUIET, 0.4f, 0.3f)
                 .initFrom(pre.resolve("checkpoint"), dev.tessera.vit.io.PretrainedWeights.Options.AUTO).run(false);
         assertTrue(Double.isFinite(t.last().testLoss()));

@@ -17,6 +17,11 @@ public final class Charts {
     private Charts() {}
 
     public static void trainingCurves(List<EpochMetrics> ms, Path file) throws IOException {
+        curves(ms, file, "loss", "accuracy");
+    }
+
+    /** Loss and accuracy panels under the given titles; a series with no finite value (no test split) is left out. */
+    static void curves(List<EpochMetrics> ms, Path file, String lossTitle, String accuracyTitle) throws IOException {
         System.setProperty("java.awt.headless", "true");
         int w = 960, h = 420;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
@@ -24,8 +29,8 @@ public final class Charts {
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, w, h);
-        panel(g, ms, 0, "loss", EpochMetrics::trainLoss, EpochMetrics::testLoss, w / 2, h);
-        panel(g, ms, w / 2, "accuracy", EpochMetrics::trainAcc, EpochMetrics::testAcc, w / 2, h);
+        panel(g, ms, 0, lossTitle, EpochMetrics::trainLoss, EpochMetrics::testLoss, w / 2, h);
+        panel(g, ms, w / 2, accuracyTitle, EpochMetrics::trainAcc, EpochMetrics::testAcc, w / 2, h);
         g.dispose();
         ImageIO.write(img, "png", file.toFile());
     }
@@ -68,8 +73,10 @@ public final class Charts {
         series(g, ms, b, new Color(214, 39, 40), left, right, top, bottom, lo, hi);
         g.setColor(new Color(31, 119, 180));
         g.drawString("train", right - 90, top - 15);
-        g.setColor(new Color(214, 39, 40));
-        g.drawString("test", right - 45, top - 15);
+        if (ms.stream().anyMatch(m -> Double.isFinite(b.applyAsDouble(m)))) {
+            g.setColor(new Color(214, 39, 40));
+            g.drawString("test", right - 45, top - 15);
+        }
     }
 
     private static void series(Graphics2D g, List<EpochMetrics> ms, ToDoubleFunction<EpochMetrics> f, Color c,

@@ -29,7 +29,8 @@ import java.util.Map;
 /**
  * Self-supervised pre-training by masked patch prediction on the training images, labels unused: AdamW, warmup and
  * cosine, clipping, a checkpoint each epoch (OUT/checkpoint, loadable by {@code train --init}, with the recipe and the
- * metrics so far in its state) and OUT/metrics.jsonl with the MPP loss and accuracy. A run resumes from its checkpoint.
+ * metrics so far in its state), OUT/metrics.jsonl with the MPP loss and accuracy, and their chart, OUT/curves.png. A run
+ * resumes from its checkpoint.
  */
 public final class Pretrainer {
     private final ViTConfig model;
@@ -141,6 +142,12 @@ public final class Pretrainer {
             }
         }
         if (history.isEmpty()) return new Result(Double.NaN, Double.NaN, 0);
+        List<EpochMetrics> curve = new ArrayList<>();
+        for (Map<String, Object> m : history) {
+            curve.add(new EpochMetrics(((Number) m.get("epoch")).intValue(), ((Number) m.get("mpp_loss")).doubleValue(), ((Number) m.get("mpp_acc")).doubleValue(),
+                    Double.NaN, Double.NaN, ((Number) m.get("img_per_s")).doubleValue(), ((Number) m.get("seconds")).doubleValue()));
+        }
+        Charts.curves(curve, out.resolve("curves.png"), "MPP loss", "MPP accuracy");
         Map<String, Object> last = history.get(history.size() - 1);
         return new Result(((Number) last.get("mpp_loss")).doubleValue(), ((Number) last.get("mpp_acc")).doubleValue(), ((Number) last.get("epoch")).intValue());
     }
