@@ -127,4 +127,18 @@ class ResumeCliTest {
         assertEquals("1", supervisedAsMpp[0]);
         assertTrue(supervisedAsMpp[2].contains("not a masked-patch-prediction"), supervisedAsMpp[2]);
     }
+
+    /** A patch size that divides the data's images but not Fashion-MNIST's 28 (8 on 16x16): the model is the data's. */
+    @Test
+    void aNewRunsModelTakesTheDataGeometryFirst() throws Exception {
+        for (String cmd : new String[] {"train", "pretrain"}) {
+            String[] r = command(cmd, dir.resolve(cmd + "16"), "--image-size", "16", "--patch", "8", "--dim", "16", "--depth", "1", "--heads", "2",
+                    "--mlp-dim", "32", "--batch-size", "8", "--epochs", "1", "--train-limit", "16");
+            assertEquals("0", r[0], cmd + ": " + r[1] + r[2]);
+            assertTrue(r[1].contains("patch 8"), r[1]);
+        }
+        String[] odd = command("train", dir.resolve("odd"), "--image-size", "12", "--patch", "8", "--epochs", "1");
+        assertEquals("1", odd[0]);
+        assertTrue(odd[2].contains("12x12 is not a multiple of patch 8"), odd[2]);
+    }
 }

@@ -32,9 +32,10 @@ final class PretrainCommand {
         if (!objective.equals("mpp")) throw new UsageException("unknown --objective '" + objective + "': the one implemented is mpp (masked patch prediction)");
         Path outDir = Path.of(a.str("out", "runs/mpp"));
         boolean resume = a.flag("resume");
-        ViTConfig mc;   // its image geometry and class count are the data's, set below
+        ViTConfig mc = null;   // a new run's model is built once the data's geometry is known
         Map<String, Object> resumed = null;
-        TrainConfig tc = TrainConfig.fashionMnist().withAugment(0, true);
+        // Eight epochs unless told otherwise, also for runs from before the recipe was stored.
+        TrainConfig tc = TrainConfig.fashionMnist().withAugment(0, true).withEpochs(8);
         if (resume) {
             for (String f : RUN_FIXED) {
                 if (a.given(f)) throw new UsageException("--resume continues the pre-training in " + outDir + " with its own model; --" + f + " cannot change it (start a new run with another --out)");
@@ -48,11 +49,6 @@ final class PretrainCommand {
                     throw new IOException(outDir.resolve("checkpoint/state.json") + ": " + e.getMessage(), e);
                 }
             }
-        } else {
-            ViTConfig base = TrainCommand.defaultModel();
-            mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), a.integer("dim", base.dim()), a.integer("depth", base.depth()),
-                    a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), 10).withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
-            tc = tc.withEpochs(8);
         }
         if (a.flag("quick")) tc = tc.withEpochs(1).withWarmup(0.2f);
         tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
@@ -64,17 +60,18 @@ final class PretrainCommand {
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
-        boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels();
-        if (resume && !dataFits) {
-            throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
-                    + " model, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x" + train.channels()
-                    + ": resume with the run's --dataset and --data");
-        }
-        if (!resume) {
-            // The model takes the data's geometry (own images too: labels are not used, one class folder will do).
-            mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
-                    train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
-                    mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa(), mc.drloc());
+        if (resume) {
+            if (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()) {
+                throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
+                        + " model, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x" + train.channels()
+                        + ": resume with the run's --dataset and --data");
+            }
+        } else {
+            // The data's geometry (one's own images too: labels are not used, one class folder will do).
+            ViTConfig base = TrainCommand.defaultModel();
+            mc = ViTConfig.of(train.height(), train.width(), train.channels(), a.integer("patch", base.patch()), a.integer("dim", base.dim()),
+                    a.integer("depth", base.depth()), a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), train.classes())
+                    .withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
         }
         boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
         float[] stats = fmnist ? new float[] {TrainCommand.MEAN, TrainCommand.STD} : DataSources.pixelStats(train);

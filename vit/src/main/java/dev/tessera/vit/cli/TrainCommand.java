@@ -46,6 +46,19 @@ final class TrainCommand {
         }
     }
 
+    /** A new run's model: the flags (or the defaults) on the data's image size, channels and classes. */
+    private static ViTConfig newModel(Args a, Dataset train) {
+        ViTConfig base = defaultModel();
+        return ViTConfig.of(train.height(), train.width(), train.channels(), a.integer("patch", base.patch()), a.integer("dim", base.dim()),
+                        a.integer("depth", base.depth()), a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), train.classes())
+                .withPool(a.choice("pool", ViTConfig.Pool.class, ViTConfig.Pool.CLS))
+                .withPosEmb(a.choice("posemb", ViTConfig.PosEmb.class, ViTConfig.PosEmb.LEARN))
+                // No stochastic depth by default: at 24 epochs this model underfits (train accuracy under
+                // augmentation ends near test accuracy), and drop-path 0.1 cost 0.3 points (91.43 -> 91.75%, seed 3).
+                .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0f)).withAttentionDropout(a.flt("attn-dropout", 0f))
+                .withSmallDataMethods(a.flag("spt", true), a.flag("lsa", true)).withDrloc(a.flt("drloc", 0f));
+    }
+
     /** What a resumed run takes from its checkpoint and may not be told otherwise: the model, and where it started from. */
     private static final List<String> RUN_FIXED = List.of("dim", "depth", "heads", "mlp-dim", "patch", "pool", "posemb", "spt", "lsa",
             "drloc", "drop-path", "attn-dropout", "init", "format", "finetune");
@@ -56,8 +69,7 @@ final class TrainCommand {
                 "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment", "attn-dropout", "drloc"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
-        ViTConfig base = defaultModel();
-        ViTConfig mc;
+        ViTConfig mc = null;   // a new run's model is built once the data's geometry is known
         Map<String, Object> resumed = null;
         if (resume) {
             for (String f : RUN_FIXED) {
@@ -65,16 +77,6 @@ final class TrainCommand {
             }
             mc = Checkpoint.readConfig(outDir.resolve("checkpoint"));
             resumed = Checkpoint.readState(outDir.resolve("checkpoint"));
-        } else {
-            int dim = a.integer("dim", base.dim()), heads = a.integer("heads", base.heads());
-            mc = ViTConfig.of(28, 28, 1, a.integer("patch", base.patch()), dim, a.integer("depth", base.depth()), heads,
-                    a.integer("mlp-dim", base.mlpDim()), 10);
-            mc = mc.withPool(a.choice("pool", ViTConfig.Pool.class, ViTConfig.Pool.CLS))
-                    .withPosEmb(a.choice("posemb", ViTConfig.PosEmb.class, ViTConfig.PosEmb.LEARN))
-                    // No stochastic depth by default: at 24 epochs this model underfits (train accuracy under
-                    // augmentation ends near test accuracy), and drop-path 0.1 cost 0.3 points (91.43 -> 91.75%, seed 3).
-                    .withRegularisation(0f, 0f, 0f, a.flt("drop-path", 0f)).withAttentionDropout(a.flt("attn-dropout", 0f))
-                    .withSmallDataMethods(a.flag("spt", true), a.flag("lsa", true)).withDrloc(a.flt("drloc", 0f));
         }
         // A resumed run starts from the recipe it was started with (flags given now are checked against it by the
         // trainer); checkpoints from before the recipe was stored take the defaults and flags, as they always did.
@@ -106,18 +108,16 @@ final class TrainCommand {
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
-        boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels()
-                && train.classes() == mc.numClasses();
-        if (resume && !dataFits) {
-            throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
-                    + " model of " + mc.numClasses() + " classes, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x"
-                    + train.channels() + " with " + train.classes() + " classes: resume with the run's --dataset and --data");
-        }
-        if (!resume && !dataFits) {
-            // The model takes the data's geometry; the patch size must divide it.
-            mc = new ViTConfig(train.height(), train.width(), train.channels(), mc.patch(), mc.dim(), mc.depth(), mc.heads(), mc.mlpDim(),
-                    train.classes(), mc.pool(), mc.posEmb(), mc.fcNorm(), mc.head(), mc.headZeroInit(), mc.lnEps(), mc.embDropout(),
-                    mc.projDropout(), mc.mlpDropout(), mc.dropPath(), mc.attnDropout(), mc.spt(), mc.lsa(), mc.drloc());
+        if (resume) {
+            boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels()
+                    && train.classes() == mc.numClasses();
+            if (!dataFits) {
+                throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
+                        + " model of " + mc.numClasses() + " classes, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x"
+                        + train.channels() + " with " + train.classes() + " classes: resume with the run's --dataset and --data");
+            }
+        } else if (a.str("init", null) == null) {
+            mc = newModel(a, train);   // with --init, the source checkpoint's model (below)
         }
         Path init = a.str("init", null) == null ? null : Path.of(a.str("init", null));
         dev.tessera.vit.io.PretrainedWeights.Options initOpt = dev.tessera.vit.io.PretrainedWeights.Options.AUTO.withPrepack(false);
