@@ -141,4 +141,37 @@ class ResumeCliTest {
         assertEquals("1", odd[0]);
         assertTrue(odd[2].contains("12x12 is not a multiple of patch 8"), odd[2]);
     }
+
+    /** eval, analyze, predict and a resume take the run's dataset, directory, image size and class names from its state. */
+    @Test
+    void laterCommandsFindTheRunsDataUntold() throws Exception {
+        Path out = dir.resolve("run");
+        String[] first = train(out, "--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32", "--spt=false", "--lsa=false",
+                "--batch-size", "8", "--epochs", "1", "--train-limit", "16");
+        assertEquals("0", first[0], first[1] + first[2]);
+
+        String[] eval = PredictCliTest.run("eval", "--checkpoint", out.toString());
+        assertEquals("0", eval[0], eval[1] + eval[2]);
+        assertTrue(eval[1].contains("on 8 images") && eval[1].contains("bottom") && eval[1].contains("top"), eval[1]);
+        String[] predict = PredictCliTest.run("predict", "--checkpoint", out.toString(), "--top", "2", data.resolve("test/top/0.png").toString());
+        assertEquals("0", predict[0], predict[1] + predict[2]);
+        assertTrue(predict[1].contains("top") && predict[1].contains("bottom"), predict[1]);
+        String[] analyze = PredictCliTest.run("analyze", "--checkpoint", out.toString(), "--images", "2", "--cka-images", "4", "--out", dir.resolve("an").toString());
+        assertEquals("0", analyze[0], analyze[1] + analyze[2]);
+        String[] resumed = PredictCliTest.run("train", "--resume", "--out", out.toString());
+        assertEquals("0", resumed[0], resumed[1] + resumed[2]);
+        assertTrue(resumed[1].contains("(16 train, 8 test)"), resumed[1]);
+
+        // Other data, told: three classes against the model's two.
+        Path other = dir.resolve("other");
+        for (String c : new String[] {"a", "b", "c"}) {
+            for (String split : new String[] {"train", "test"}) {
+                Path d = Files.createDirectories(other.resolve(split).resolve(c));
+                Files.copy(data.resolve("test/top/0.png"), d.resolve("0.png"));
+            }
+        }
+        String[] mismatch = PredictCliTest.run("eval", "--checkpoint", out.toString(), "--data", other.toString());
+        assertEquals("2", mismatch[0], mismatch[1] + mismatch[2]);
+        assertTrue(mismatch[2].contains("model of 2 classes") && mismatch[2].contains("in 3 classes"), mismatch[2]);
+    }
 }

@@ -32,11 +32,9 @@ final class AnalyzeCommand {
         int shown = a.integer("images", 16), ckaImages = a.integer("cka-images", 256);
         if (shown < 1 || ckaImages < 2) throw new UsageException("--images must be >= 1 and --cka-images >= 2");
         dev.tessera.engine.kernels.Parallel.setThreads(a.integer("threads", Runtime.getRuntime().availableProcessors()));
-        String data = a.str("data", null);
         try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
             ViTConfig c = vit.config();
-            Dataset test = dev.tessera.vit.data.DataSources.load(a.str("dataset", "fashion-mnist"), data == null ? null : Path.of(data),
-                    c.channels(), c.imageHeight()).test();
+            Dataset test = CheckpointArgs.testData(a, dir, c);
             float[] norm = CheckpointArgs.normalisation(dir);
             int n = Math.min(shown, test.count()), extra = c.tokens() - c.patches();
 

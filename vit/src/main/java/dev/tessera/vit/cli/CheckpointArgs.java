@@ -1,8 +1,12 @@
 package dev.tessera.vit.cli;
 
+import dev.tessera.vit.data.DataSources;
+import dev.tessera.vit.data.Dataset;
 import dev.tessera.vit.io.Checkpoint;
+import dev.tessera.vit.model.ViTConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 
 /** What eval, predict and analyze take from --checkpoint: the directory, and the normalisation training used. */
 final class CheckpointArgs {
@@ -16,5 +20,28 @@ final class CheckpointArgs {
     /** {mean, std} stored by the trainer, or the Fashion-MNIST statistics for older checkpoints without them. */
     static float[] normalisation(Path dir) throws IOException {
         return Checkpoint.normalisation(dir);
+    }
+
+    /**
+     * {dataset, data directory or null}: the flags where given, else what the run's state recorded (a directory only
+     * for the same dataset), else Fashion-MNIST found as usual.
+     */
+    static String[] dataSource(Args a, Map<String, Object> state) {
+        String stored = state.get("dataset") instanceof String s ? s : null;
+        String dataset = a.str("dataset", stored != null ? stored : "fashion-mnist");
+        String storedDir = dataset.equals(stored) && state.get("data") instanceof String d ? d : null;
+        return new String[] {dataset, a.str("data", storedDir)};
+    }
+
+    /** The test split of the run's data (see {@link #dataSource}), at the model's size, refused unless it fits the model. */
+    static Dataset testData(Args a, Path dir, ViTConfig c) throws IOException {
+        String[] src = dataSource(a, Checkpoint.readState(dir));
+        Dataset test = DataSources.load(src[0], src[1] == null ? null : Path.of(src[1]), c.channels(), c.imageHeight()).test();
+        if (test.height() != c.imageHeight() || test.width() != c.imageWidth() || test.channels() != c.channels() || test.classes() != c.numClasses()) {
+            throw new UsageException(dir + " holds a " + c.imageHeight() + "x" + c.imageWidth() + "x" + c.channels() + " model of " + c.numClasses()
+                    + " classes, but the test images of " + src[0] + (src[1] == null ? "" : " in " + src[1]) + " are " + test.height() + "x"
+                    + test.width() + "x" + test.channels() + " in " + test.classes() + " classes: pass the run's --dataset and --data");
+        }
+        return test;
     }
 }

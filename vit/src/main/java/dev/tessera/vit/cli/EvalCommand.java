@@ -1,7 +1,6 @@
 package dev.tessera.vit.cli;
 
 import dev.tessera.engine.tensor.Workspace;
-import dev.tessera.vit.data.FashionMnist;
 import dev.tessera.vit.io.Checkpoint;
 import dev.tessera.vit.model.VisionTransformer;
 import dev.tessera.vit.train.Trainer;
@@ -20,21 +19,19 @@ final class EvalCommand {
         if (ck == null) throw new UsageException("eval needs --checkpoint DIR (a training run's OUT/checkpoint or OUT)");
         Path dir = CheckpointArgs.directory(ck);
         dev.tessera.engine.kernels.Parallel.setThreads(a.integer("threads", Runtime.getRuntime().availableProcessors()));
-        String data = a.str("data", null);
         try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
-            FashionMnist.Splits splits = dev.tessera.vit.data.DataSources.load(a.str("dataset", "fashion-mnist"), data == null ? null : Path.of(data),
-                    vit.config().channels(), vit.config().imageHeight());
+            dev.tessera.vit.data.Dataset test = CheckpointArgs.testData(a, dir, vit.config());
             float[] norm = CheckpointArgs.normalisation(dir);
             int classes = vit.config().numClasses();
             long[][] confusion = new long[classes][classes];
-            double[] r = Trainer.evaluate(vit, splits.test(), ws, a.integer("batch-size", 500), norm[0], norm[1], confusion, a.flag("flip-average"));
-            out.printf("test accuracy %.4f, loss %.4f on %d images%n", r[1], r[0], splits.test().count());
+            double[] r = Trainer.evaluate(vit, test, ws, a.integer("batch-size", 500), norm[0], norm[1], confusion, a.flag("flip-average"));
+            out.printf("test accuracy %.4f, loss %.4f on %d images%n", r[1], r[0], test.count());
             out.println("confusion matrix (rows: true class, columns: predicted)");
             out.printf("%14s", "");
             for (int c = 0; c < classes; c++) out.printf("%6d", c);
             out.println();
             for (int t = 0; t < classes; t++) {
-                String[] names = splits.test().classNames();
+                String[] names = test.classNames();
                 String name = names != null && t < names.length ? names[t] : Integer.toString(t);
                 out.printf("%2d %-11s", t, name.length() > 11 ? name.substring(0, 11) : name);
                 for (int p = 0; p < classes; p++) out.printf("%6d", confusion[t][p]);

@@ -54,8 +54,10 @@ final class PretrainCommand {
         tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
                 .withLr(a.flt("lr", tc.lr())).withSeed(a.lng("seed", tc.seed())).withThreads(a.integer("threads", tc.threads()))
                 .withWarmup(a.flt("warmup", tc.warmupEpochs())).withWeightDecay(a.flt("weight-decay", tc.weightDecay()));
-        String data = a.str("data", null), dataset = a.str("dataset", "fashion-mnist");
-        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", 3), a.integer("image-size", 32));
+        String[] source = CheckpointArgs.dataSource(a, resumed != null ? resumed : Map.of());
+        String dataset = source[0], data = source[1];
+        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", mc != null ? mc.channels() : 3),
+                a.integer("image-size", mc != null ? mc.imageHeight() : 32));
         Dataset train = splits.train();
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
@@ -80,7 +82,8 @@ final class PretrainCommand {
                 mc.depth(), mc.heads(), mc.mlpDim(), 1 << (3 * mc.channels()));
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
-        Pretrainer.Result r = new Pretrainer(mc, tc, train, outDir, out, stats[0], stats[1]).run(resume, Integer.MAX_VALUE);
+        Pretrainer.Result r = new Pretrainer(mc, tc, train, outDir, out, stats[0], stats[1])
+                .withDataSource(dataset, data == null ? null : Path.of(data).toAbsolutePath().toString()).run(resume, Integer.MAX_VALUE);
         out.printf("done: MPP loss %.4f, colour accuracy %.4f after %d epochs; fine-tune with: tessera train --init %s%n", r.loss(), r.accuracy(),
                 r.epochs(), outDir.resolve("checkpoint"));
         return 0;

@@ -101,9 +101,11 @@ final class TrainCommand {
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
         if (!(mixup >= 0) || !(cutmix >= 0)) throw new UsageException("--mixup and --cutmix take a Beta alpha >= 0 (0 = off); got " + mixup + " and " + cutmix);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
-        String data = a.str("data", null);
-        String dataset = a.str("dataset", "fashion-mnist");
-        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", 3), a.integer("image-size", 32));
+        // A resumed run's data as it recorded it, at its model's size, unless told otherwise.
+        String[] source = CheckpointArgs.dataSource(a, resumed != null ? resumed : Map.of());
+        String dataset = source[0], data = source[1];
+        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", mc != null ? mc.channels() : 3),
+                a.integer("image-size", mc != null ? mc.imageHeight() : 32));
         Dataset train = splits.train();
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
@@ -149,6 +151,7 @@ final class TrainCommand {
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
         Trainer trainer = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]);
+        trainer.withDataSource(dataset, data == null ? null : Path.of(data).toAbsolutePath().toString());
         if (init != null) trainer.initFrom(init, initOpt);
         if (a.flag("finetune")) trainer.withSgd(0.9f);
         if (resumed != null && "sgd".equals(resumed.get("optimizer"))) {

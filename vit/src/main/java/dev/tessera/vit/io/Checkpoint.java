@@ -122,7 +122,8 @@ public final class Checkpoint {
 
     /**
      * A checkpoint (or run directory holding one) ready for {@code classify}: its model, the training normalisation
-     * (resize to the model's input, then (x - mean) / std), and Fashion-MNIST's class names for a 10-class grey model.
+     * (resize to the model's input, then (x - mean) / std), and the class names the run recorded (Fashion-MNIST's for a
+     * 10-class grey model from before they were recorded).
      */
     public static VisionTransformer loadForInference(Path run) throws IOException {
         Path dir = directory(run);
@@ -133,7 +134,11 @@ public final class Checkpoint {
             ViTConfig c = m.config();
             m.setPreprocess(new dev.tessera.vit.image.Preprocess("tessera", c.imageHeight(), true, c.imageHeight(), c.imageWidth(),
                     dev.tessera.vit.image.PilResize.Filter.BILINEAR, new float[] {mean, mean, mean}, new float[] {std, std, std}));
-            if (c.numClasses() == dev.tessera.vit.data.FashionMnist.CLASSES.length && c.channels() == 1) {
+            List<String> names = new java.util.ArrayList<>();
+            if (readState(dir).get("class_names") instanceof List<?> l) for (Object o : l) names.add(String.valueOf(o));
+            if (names.size() == c.numClasses()) {
+                m.setLabels(names);
+            } else if (c.numClasses() == dev.tessera.vit.data.FashionMnist.CLASSES.length && c.channels() == 1) {
                 m.setLabels(List.of(dev.tessera.vit.data.FashionMnist.CLASSES));
             }
             return m;

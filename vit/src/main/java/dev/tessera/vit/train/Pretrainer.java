@@ -39,6 +39,7 @@ public final class Pretrainer {
     private final Path out;
     private final PrintStream log;
     private final float mean, std;
+    private String dataset, dataDir;
 
     public Pretrainer(ViTConfig model, TrainConfig recipe, Dataset train, Path out, PrintStream log, float mean, float std) {
         this.model = model;
@@ -48,6 +49,13 @@ public final class Pretrainer {
         this.log = log;
         this.mean = mean;
         this.std = std;
+    }
+
+    /** Where the images came from, kept in the checkpoint's state (see {@link Trainer#withDataSource}). */
+    public Pretrainer withDataSource(String dataset, String dataDir) {
+        this.dataset = dataset;
+        this.dataDir = dataDir;
+        return this;
     }
 
     /** The last epoch's MPP loss and accuracy (of the corrupted patches' colour classes), and its number. */
@@ -162,6 +170,8 @@ public final class Pretrainer {
         s.put("optimizer", "adamw");
         s.put("normalize_mean", (double) mean);
         s.put("normalize_std", (double) std);
+        if (dataset != null) s.put("dataset", dataset);
+        if (dataDir != null) s.put("data", dataDir);
         s.put("metrics", new ArrayList<Object>(history));
         return s;
     }

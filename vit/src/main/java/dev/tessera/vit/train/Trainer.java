@@ -45,6 +45,7 @@ public final class Trainer {
     private Path init;
     private dev.tessera.vit.io.PretrainedWeights.Options initOptions = dev.tessera.vit.io.PretrainedWeights.Options.AUTO;
     private float sgdMomentum = -1;
+    private String dataset, dataDir;
 
     public Trainer(ViTConfig model, TrainConfig recipe, Dataset train, Dataset test, Path out, PrintStream log, float mean, float std) {
         if (train.channels() != model.channels() || train.height() != model.imageHeight() || train.width() != model.imageWidth()) {
@@ -66,6 +67,16 @@ public final class Trainer {
     public Trainer initFrom(Path checkpoint, dev.tessera.vit.io.PretrainedWeights.Options options) {
         this.init = checkpoint;
         this.initOptions = options;
+        return this;
+    }
+
+    /**
+     * Where the data came from (a dataset name as the CLI takes it, and the directory given, if one was), kept in the
+     * checkpoint's state with the class names so that eval, analyze and predict find and name the same data untold.
+     */
+    public Trainer withDataSource(String dataset, String dataDir) {
+        this.dataset = dataset;
+        this.dataDir = dataDir;
         return this;
     }
 
@@ -184,6 +195,9 @@ public final class Trainer {
         if (sgdMomentum >= 0) s.put("momentum", TrainConfig.exact(sgdMomentum));
         s.put("normalize_mean", (double) mean);
         s.put("normalize_std", (double) std);
+        if (dataset != null) s.put("dataset", dataset);
+        if (dataDir != null) s.put("data", dataDir);
+        if (train.classNames() != null) s.put("class_names", List.of(train.classNames()));
         List<Object> ms = new ArrayList<>();
         for (EpochMetrics m : history) ms.add(m.toMap());
         s.put("metrics", ms);
