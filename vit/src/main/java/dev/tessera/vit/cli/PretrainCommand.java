@@ -82,8 +82,11 @@ final class PretrainCommand {
                 mc.depth(), mc.heads(), mc.mlpDim(), 1 << (3 * mc.channels()));
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
-        Pretrainer.Result r = new Pretrainer(mc, tc, train, outDir, out, stats[0], stats[1])
-                .withDataSource(dataset, data == null ? null : Path.of(data).toAbsolutePath().toString()).run(resume, Integer.MAX_VALUE);
+        Pretrainer.Result r;
+        try (InterruptNotice notice = new InterruptNotice("pretrain", outDir)) {
+            r = new Pretrainer(mc, tc, train, outDir, out, stats[0], stats[1])
+                    .withDataSource(dataset, data == null ? null : Path.of(data).toAbsolutePath().toString()).run(resume, Integer.MAX_VALUE);
+        }
         out.printf("done: MPP loss %.4f, colour accuracy %.4f after %d epochs; fine-tune with: tessera train --init %s%n", r.loss(), r.accuracy(),
                 r.epochs(), outDir.resolve("checkpoint"));
         return 0;

@@ -157,7 +157,10 @@ final class TrainCommand {
         if (resumed != null && "sgd".equals(resumed.get("optimizer"))) {
             trainer.withSgd(resumed.get("momentum") instanceof Number m ? m.floatValue() : 0.9f);
         }
-        Trainer.Result r = trainer.run(resume);
+        Trainer.Result r;
+        try (InterruptNotice notice = new InterruptNotice("train", outDir)) {
+            r = trainer.run(resume);
+        }
         EpochMetrics last = r.last();
         out.printf("done: test accuracy %.4f after %d epochs; metrics %s, checkpoint %s, chart %s%n", last.testAcc(), last.epoch(),
                 outDir.resolve("metrics.jsonl"), outDir.resolve("checkpoint"), outDir.resolve("curves.png"));
