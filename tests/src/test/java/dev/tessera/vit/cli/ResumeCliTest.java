@@ -28,7 +28,10 @@ class ResumeCliTest {
     /** Two classes of 8x8 grey images, bright top or bright bottom: 20 per class to train on, 4 to test. */
     @BeforeEach
     void folder() throws Exception {
-        data = dir.resolve("data");
+        data = halvesFolder(dir.resolve("data"));
+    }
+
+    static Path halvesFolder(Path data) throws java.io.IOException {
         Random r = new Random(3);
         for (String split : new String[] {"train", "test"}) {
             for (int c = 0; c < 2; c++) {
@@ -43,6 +46,7 @@ class ResumeCliTest {
                 }
             }
         }
+        return data;
     }
 
     String[] train(Path out, String... extra) {
