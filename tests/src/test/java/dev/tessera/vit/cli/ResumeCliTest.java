@@ -120,6 +120,11 @@ class ResumeCliTest {
         String[] otherModel = command("pretrain", pre, "--resume", "--dim", "32");
         assertEquals("2", otherModel[0]);
         assertTrue(otherModel[2].contains("--dim cannot change"), otherModel[2]);
+        String[] evalOfMpp = PredictCliTest.run("eval", "--checkpoint", pre.toString());
+        assertEquals("2", evalOfMpp[0]);
+        assertTrue(evalOfMpp[2].contains("head was never trained") && evalOfMpp[2].contains("train --init"), evalOfMpp[2]);
+        String[] predictOfMpp = PredictCliTest.run("predict", "--checkpoint", pre.toString(), data.resolve("test/top/0.png").toString());
+        assertEquals("2", predictOfMpp[0]);
         String[] asTraining = train(pre, "--resume");
         assertEquals("1", asTraining[0]);
         assertTrue(asTraining[2].contains("pretrain --resume"), asTraining[2]);

@@ -44,4 +44,17 @@ final class CheckpointArgs {
         }
         return test;
     }
+
+    /**
+     * A classifier's checkpoint directory: a masked-patch-prediction pre-training run's head was never trained, so its
+     * "classes" would be noise; it is refused with the way to make a classifier of it.
+     */
+    static Path classifier(String arg) throws IOException {
+        Path dir = directory(arg);
+        if ("mpp".equals(Checkpoint.readState(dir).get("objective"))) {
+            throw new UsageException(dir + " is a masked-patch-prediction pre-training run, whose classification head was never trained: "
+                    + "fine-tune it first (./tessera train --init " + dir + ")");
+        }
+        return dir;
+    }
 }

@@ -17,7 +17,7 @@ final class EvalCommand {
         Args a = new Args(argv, Set.of("flip-average"), Set.of("checkpoint", "data", "batch-size", "threads", "dataset"));
         String ck = a.str("checkpoint", null);
         if (ck == null) throw new UsageException("eval needs --checkpoint DIR (a training run's OUT/checkpoint or OUT)");
-        Path dir = CheckpointArgs.directory(ck);
+        Path dir = CheckpointArgs.classifier(ck);
         dev.tessera.engine.kernels.Parallel.setThreads(a.integer("threads", Runtime.getRuntime().availableProcessors()));
         try (VisionTransformer vit = Checkpoint.loadModel(dir); Workspace ws = new Workspace()) {
             dev.tessera.vit.data.Dataset test = CheckpointArgs.testData(a, dir, vit.config());

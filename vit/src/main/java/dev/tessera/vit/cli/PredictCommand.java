@@ -37,7 +37,7 @@ final class PredictCommand {
         if (a.positional.isEmpty()) throw new UsageException("predict needs one or more image files");
         VisionTransformer vit;
         if (ck != null) {
-            vit = VisionTransformer.load(CheckpointArgs.directory(ck));
+            vit = VisionTransformer.load(CheckpointArgs.classifier(ck));
         } else {
             // Packing every weight first (346 MB for ViT-B/16) costs more than packing each GEMM's panels as it runs until
             // there are many images: ViT-B/16, one image 3.3-3.5 s against 4.1-4.2 s, eight images 5.4-5.6 s against
