@@ -1,6 +1,5 @@
 package dev.tessera.vit.cli;
 
-import dev.tessera.vit.data.DataSources;
 import dev.tessera.vit.data.Dataset;
 import dev.tessera.vit.data.FashionMnist;
 import dev.tessera.vit.io.Checkpoint;
@@ -13,7 +12,6 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /** {@code tessera train}: the default Fashion-MNIST recipe, every part overridable. */
@@ -69,25 +67,11 @@ final class TrainCommand {
                 "ema", "drop-path", "train-limit", "mixup", "cutmix", "dataset", "image-size", "channels", "inception-crop", "randaugment", "attn-dropout", "drloc"));
         Path outDir = Path.of(a.str("out", "runs/fmnist"));
         boolean resume = a.flag("resume");
-        ViTConfig mc = null;   // a new run's model is built once the data's geometry is known
-        Map<String, Object> resumed = null;
-        if (resume) {
-            for (String f : RUN_FIXED) {
-                if (a.given(f)) throw new UsageException("--resume continues the run in " + outDir + " with its own model and weights; --" + f + " cannot change them (start a new run with another --out)");
-            }
-            mc = Checkpoint.readConfig(outDir.resolve("checkpoint"));
-            resumed = Checkpoint.readState(outDir.resolve("checkpoint"));
-        }
-        // A resumed run starts from the recipe it was started with (flags given now are checked against it by the
-        // trainer); checkpoints from before the recipe was stored take the defaults and flags, as they always did.
-        TrainConfig tc = TrainConfig.fashionMnist();
-        if (resumed != null && resumed.get("recipe") instanceof Map<?, ?> stored) {
-            try {
-                tc = TrainConfig.fromMap(stored);
-            } catch (IllegalArgumentException e) {
-                throw new IOException(outDir.resolve("checkpoint/state.json") + ": " + e.getMessage(), e);
-            }
-        }
+        // A resumed run starts from the model and recipe it was started with (flags given now are checked against the
+        // recipe by the trainer); checkpoints from before the recipe was stored take the defaults and flags.
+        RunStart.Resumed resumed = resume ? RunStart.resume(a, outDir, RUN_FIXED, "run", TrainConfig.fashionMnist()) : null;
+        ViTConfig mc = resumed != null ? resumed.model() : null;   // a new run's model is built once the data's geometry is known
+        TrainConfig tc = resumed != null ? resumed.recipe() : TrainConfig.fashionMnist();
         // --quick: one epoch on the first 10,000 training images, a couple of minutes end to end.
         if (a.flag("quick")) tc = tc.withEpochs(1).withWarmup(0.2f);
         tc = tc.withEpochs(a.integer("epochs", tc.epochs())).withBatchSize(a.integer("batch-size", tc.batchSize()))
@@ -101,26 +85,10 @@ final class TrainCommand {
         float mixup = a.flt("mixup", 0f), cutmix = a.flt("cutmix", 0f);
         if (!(mixup >= 0) || !(cutmix >= 0)) throw new UsageException("--mixup and --cutmix take a Beta alpha >= 0 (0 = off); got " + mixup + " and " + cutmix);
         if (mixup > 0 || cutmix > 0) tc = tc.withMixing(new dev.tessera.vit.data.Mixing(mixup, cutmix, 1f, 0.5f));
-        // A resumed run's data as it recorded it, at its model's size, unless told otherwise.
-        String[] source = CheckpointArgs.dataSource(a, resumed != null ? resumed : Map.of());
-        String dataset = source[0], data = source[1];
-        FashionMnist.Splits splits = DataSources.load(dataset, data == null ? null : Path.of(data), a.integer("channels", mc != null ? mc.channels() : 3),
-                a.integer("image-size", mc != null ? mc.imageHeight() : 32));
-        Dataset train = splits.train();
-        int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
-        if (resumed != null && !a.given("train-limit") && resumed.get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
-        if (limit > 0) train = train.head(limit);
-        if (resume) {
-            boolean dataFits = train.height() == mc.imageHeight() && train.width() == mc.imageWidth() && train.channels() == mc.channels()
-                    && train.classes() == mc.numClasses();
-            if (!dataFits) {
-                throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
-                        + " model of " + mc.numClasses() + " classes, but the data (" + dataset + ") is " + train.height() + "x" + train.width() + "x"
-                        + train.channels() + " with " + train.classes() + " classes: resume with the run's --dataset and --data");
-            }
-        } else if (a.str("init", null) == null) {
-            mc = newModel(a, train);   // with --init, the source checkpoint's model (below)
-        }
+        RunStart.Data source = RunStart.load(a, resumed, outDir, true);
+        FashionMnist.Splits splits = source.splits();
+        Dataset train = source.train();
+        if (!resume && a.str("init", null) == null) mc = newModel(a, train);   // with --init, the source checkpoint's model (below)
         Path init = a.str("init", null) == null ? null : Path.of(a.str("init", null));
         dev.tessera.vit.io.PretrainedWeights.Options initOpt = dev.tessera.vit.io.PretrainedWeights.Options.AUTO.withPrepack(false);
         if (init != null && !resume) {
@@ -142,8 +110,7 @@ final class TrainCommand {
             // The ViT paper's fine-tuning: SGD with momentum 0.9, no weight decay, lr 0.01 unless told otherwise.
             tc = tc.withWeightDecay(a.flt("weight-decay", 0f)).withLr(a.flt("lr", 0.01f));
         }
-        boolean fmnist = dataset.toLowerCase(java.util.Locale.ROOT).contains("mnist");
-        float[] stats = fmnist ? new float[] {MEAN, STD} : DataSources.pixelStats(train);
+        float[] stats = source.normalisation();
         out.printf("data    %s (%d train, %d test)%n", splits.dir(), train.count(), splits.test().count());
         out.printf("model   ViT patch %d, dim %d, depth %d, heads %d, mlp %d, %s pool, %s posemb%s%s%n", mc.patch(), mc.dim(), mc.depth(),
                 mc.heads(), mc.mlpDim(), mc.pool().name().toLowerCase(Locale.ROOT), mc.posEmb().name().toLowerCase(Locale.ROOT),
@@ -151,11 +118,11 @@ final class TrainCommand {
         out.printf("recipe  %d epochs, batch %d, lr %.2g, wd %.2g, seed %d, %d threads -> %s%n", tc.epochs(), tc.batchSize(), tc.lr(),
                 tc.weightDecay(), tc.seed(), tc.threads(), outDir);
         Trainer trainer = new Trainer(mc, tc, train, splits.test(), outDir, out, stats[0], stats[1]);
-        trainer.withDataSource(dataset, data == null ? null : Path.of(data).toAbsolutePath().toString());
+        trainer.withDataSource(source.dataset(), source.recordedDir());
         if (init != null) trainer.initFrom(init, initOpt);
         if (a.flag("finetune")) trainer.withSgd(0.9f);
-        if (resumed != null && "sgd".equals(resumed.get("optimizer"))) {
-            trainer.withSgd(resumed.get("momentum") instanceof Number m ? m.floatValue() : 0.9f);
+        if (resumed != null && "sgd".equals(resumed.state().get("optimizer"))) {
+            trainer.withSgd(resumed.state().get("momentum") instanceof Number m ? m.floatValue() : 0.9f);
         }
         Trainer.Result r;
         try (InterruptNotice notice = new InterruptNotice("train", outDir)) {
