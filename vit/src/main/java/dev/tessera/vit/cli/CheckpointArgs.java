@@ -51,7 +51,7 @@ final class CheckpointArgs {
      */
     static Path classifier(String arg) throws IOException {
         Path dir = directory(arg);
-        if ("mpp".equals(Checkpoint.readState(dir).get("objective"))) {
+        if (dev.tessera.vit.train.Pretrainer.isPretraining(Checkpoint.readState(dir))) {
             throw new UsageException(dir + " is a masked-patch-prediction pre-training run, whose classification head was never trained: "
                     + "fine-tune it first (./tessera train --init " + dir + ")");
         }

@@ -114,7 +114,10 @@ public final class Checkpoint {
 
     /** {mean, std} stored by the trainer, or the Fashion-MNIST statistics for older checkpoints without them. */
     public static float[] normalisation(Path dir) throws IOException {
-        Map<String, Object> state = readState(dir);
+        return normalisation(readState(dir));
+    }
+
+    private static float[] normalisation(Map<String, Object> state) {
         float mean = state.get("normalize_mean") instanceof Number n ? n.floatValue() : dev.tessera.vit.data.FashionMnist.MEAN;
         float std = state.get("normalize_std") instanceof Number n ? n.floatValue() : dev.tessera.vit.data.FashionMnist.STD;
         return new float[] {mean, std};
@@ -129,13 +132,14 @@ public final class Checkpoint {
         Path dir = directory(run);
         VisionTransformer m = loadModel(dir);
         try {
-            float[] norm = normalisation(dir);
+            Map<String, Object> state = readState(dir);
+            float[] norm = normalisation(state);
             float mean = norm[0], std = norm[1];
             ViTConfig c = m.config();
             m.setPreprocess(new dev.tessera.vit.image.Preprocess("tessera", c.imageHeight(), true, c.imageHeight(), c.imageWidth(),
                     dev.tessera.vit.image.PilResize.Filter.BILINEAR, new float[] {mean, mean, mean}, new float[] {std, std, std}));
             List<String> names = new java.util.ArrayList<>();
-            if (readState(dir).get("class_names") instanceof List<?> l) for (Object o : l) names.add(String.valueOf(o));
+            if (state.get("class_names") instanceof List<?> l) for (Object o : l) names.add(String.valueOf(o));
             if (names.size() == c.numClasses()) {
                 m.setLabels(names);
             } else if (c.numClasses() == dev.tessera.vit.data.FashionMnist.CLASSES.length && c.channels() == 1) {

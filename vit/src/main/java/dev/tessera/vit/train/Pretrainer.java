@@ -80,29 +80,23 @@ public final class Pretrainer {
                 LrSchedule.Decay.COSINE, recipe.minLrRatio());
         List<Augment> augments = new ArrayList<>();
         if (recipe.flip()) augments.add(Augment.horizontalFlip());
-        List<Map<String, Object>> history = new ArrayList<>();
+        List<EpochMetrics> history = new ArrayList<>();   // the MPP loss and accuracy as "train" loss and accuracy
         try (VisionTransformer vit = new VisionTransformer(model, recipe.seed()); Workspace ws = new Workspace()) {
             MaskedPatchPrediction mpp = new MaskedPatchPrediction(vit);
             AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, recipe.weightDecay());
             int startEpoch = 1;
             if (resume) {
                 Map<String, Object> state = Checkpoint.readState(ckpt);
-                if (!"mpp".equals(state.get("objective"))) {
+                if (!isPretraining(state)) {
                     throw new IllegalArgumentException(ckpt + " is not a masked-patch-prediction pre-training run (a supervised one resumes with `tessera train --resume`)");
                 }
                 ResumeCheck.refuseIfAny(ckpt, ResumeCheck.differences(ckpt, state, model, recipe, train.count(), log));
                 Checkpoint.loadWeights(Checkpoint.resolve(ckpt), vit);
                 Checkpoint.loadOptimizer(ckpt, vit, opt);
                 startEpoch = ((Number) state.get("epoch")).intValue() + 1;
-                if (state.get("metrics") instanceof List<?> l) {
-                    for (Object o : l) {
-                        Map<String, Object> m = new LinkedHashMap<>();
-                        ((Map<?, ?>) o).forEach((k, v) -> m.put(k.toString(), v));
-                        history.add(m);
-                    }
-                }
+                if (state.get("metrics") instanceof List<?> l) for (Object o : l) history.add(fromMap((Map<?, ?>) o));
                 StringBuilder lines = new StringBuilder();
-                for (Map<String, Object> m : history) lines.append(Json.write(m)).append('\n');
+                for (EpochMetrics m : history) lines.append(Json.write(toMap(m))).append('\n');
                 Files.writeString(metrics, lines.toString());
                 log.printf("resuming from %s after epoch %d%n", ckpt, startEpoch - 1);
             } else {
@@ -138,33 +132,46 @@ public final class Pretrainer {
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 double loss = lossSum / seen, acc = (double) correct / predicted;
                 bar.finish(String.format("mpp loss %.4f, colour accuracy %.4f of corrupted patches | %.0f img/s, %.0f s", loss, acc, seen / seconds, seconds));
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("epoch", epoch);
-                m.put("mpp_loss", loss);
-                m.put("mpp_acc", acc);
-                m.put("img_per_s", seen / seconds);
-                m.put("seconds", seconds);
+                EpochMetrics m = new EpochMetrics(epoch, loss, acc, Double.NaN, Double.NaN, seen / seconds, seconds);
                 history.add(m);
-                Files.writeString(metrics, Json.write(m) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                Files.writeString(metrics, Json.write(toMap(m)) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                 Checkpoint.save(ckpt, vit, opt, state(epoch, opt.steps(), history));
             }
         }
         if (history.isEmpty()) return new Result(Double.NaN, Double.NaN, 0);
-        List<EpochMetrics> curve = new ArrayList<>();
-        for (Map<String, Object> m : history) {
-            curve.add(new EpochMetrics(((Number) m.get("epoch")).intValue(), ((Number) m.get("mpp_loss")).doubleValue(), ((Number) m.get("mpp_acc")).doubleValue(),
-                    Double.NaN, Double.NaN, ((Number) m.get("img_per_s")).doubleValue(), ((Number) m.get("seconds")).doubleValue()));
-        }
-        Charts.curves(curve, out.resolve("curves.png"), "MPP loss", "MPP accuracy");
-        Map<String, Object> last = history.get(history.size() - 1);
-        return new Result(((Number) last.get("mpp_loss")).doubleValue(), ((Number) last.get("mpp_acc")).doubleValue(), ((Number) last.get("epoch")).intValue());
+        Charts.curves(history, out.resolve("curves.png"), "MPP loss", "MPP accuracy");
+        EpochMetrics last = history.getLast();
+        return new Result(last.trainLoss(), last.trainAcc(), last.epoch());
     }
 
-    private Map<String, Object> state(int epoch, long steps, List<Map<String, Object>> history) {
+    /** Whether a checkpoint's state is a pre-training run's (what {@link #state} writes). */
+    public static boolean isPretraining(Map<?, ?> state) {
+        return OBJECTIVE.equals(state.get("objective"));
+    }
+
+    private static final String OBJECTIVE = "mpp";
+
+    /** An epoch's line of OUT/metrics.jsonl, and its entry in the state: the MPP loss and accuracy as measured. */
+    private static Map<String, Object> toMap(EpochMetrics m) {
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("epoch", m.epoch());
+        j.put("mpp_loss", m.trainLoss());
+        j.put("mpp_acc", m.trainAcc());
+        j.put("img_per_s", m.imgPerS());
+        j.put("seconds", m.seconds());
+        return j;
+    }
+
+    private static EpochMetrics fromMap(Map<?, ?> j) {
+        return new EpochMetrics(((Number) j.get("epoch")).intValue(), ((Number) j.get("mpp_loss")).doubleValue(), ((Number) j.get("mpp_acc")).doubleValue(),
+                Double.NaN, Double.NaN, ((Number) j.get("img_per_s")).doubleValue(), ((Number) j.get("seconds")).doubleValue());
+    }
+
+    private Map<String, Object> state(int epoch, long steps, List<EpochMetrics> history) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("epoch", epoch);
         s.put("steps", steps);
-        s.put("objective", "mpp");
+        s.put("objective", OBJECTIVE);
         s.put("recipe", recipe.toMap());
         s.put("train_images", train.count());
         s.put("optimizer", "adamw");
@@ -172,7 +179,9 @@ public final class Pretrainer {
         s.put("normalize_std", (double) std);
         if (dataset != null) s.put("dataset", dataset);
         if (dataDir != null) s.put("data", dataDir);
-        s.put("metrics", new ArrayList<Object>(history));
+        List<Object> ms = new ArrayList<>();
+        for (EpochMetrics m : history) ms.add(toMap(m));
+        s.put("metrics", ms);
         return s;
     }
 }

@@ -208,7 +208,7 @@ public final class Trainer {
 
     /** {@link ResumeCheck}'s conditions, and the same optimizer. */
     private void requireSameRun(Path ckpt, Map<String, Object> state) throws IOException {
-        if ("mpp".equals(state.get("objective"))) {
+        if (Pretrainer.isPretraining(state)) {
             throw new IllegalArgumentException(ckpt + " is a masked-patch-prediction pre-training run: resume it with `tessera pretrain --resume`, "
                     + "or fine-tune from it with `tessera train --init " + ckpt + "`");
         }
