@@ -15,7 +15,7 @@ import java.util.List;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
- *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N (12 heads of 64, forward)
+ *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N[:BATCH:HEADS:HEADDIM] (12 heads of 64, forward)
  *             | attnbwd:N (its backward pass alone)
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
@@ -86,11 +86,14 @@ public class SideBySide {
             return () -> invoke(gemm, k, false, false, m, n, kk, 1f, x, 0L, (long) kk, y, 0L, (long) n, 0f, c, 0L, (long) n, none);
         }
         if (w.startsWith("attention:") || w.startsWith("attnbwd:")) {
-            int n = Integer.parseInt(w.substring(w.indexOf(':') + 1)), h = 12, d = 64;
+            // attention:N[:BATCH:HEADS:HEADDIM], one image of 12 heads of 64 by default
+            String[] f = w.substring(w.indexOf(':') + 1).split(":");
+            int n = Integer.parseInt(f[0]), batch = f.length > 1 ? Integer.parseInt(f[1]) : 1;
+            int h = f.length > 2 ? Integer.parseInt(f[2]) : 12, d = f.length > 3 ? Integer.parseInt(f[3]) : 64;
             Class<?> shape = l.loadClass("dev.tessera.engine.kernels.AttentionShape"), drop = l.loadClass("dev.tessera.engine.kernels.AttentionDropout");
-            Object s = shape.getMethod("packedQkv", int.class, int.class, int.class, int.class).invoke(null, 1, n, h, d);
+            Object s = shape.getMethod("packedQkv", int.class, int.class, int.class, int.class).invoke(null, batch, n, h, d);
             Object none = drop.getField("NONE").get(null);
-            MemorySegment qkv = random(arena, (long) n * 3 * h * d, rnd), o = arena.allocate(4L * n * h * d, 64), lse = arena.allocate(4L * h * n, 64);
+            MemorySegment qkv = random(arena, (long) batch * n * 3 * h * d, rnd), o = arena.allocate(4L * batch * n * h * d, 64), lse = arena.allocate(4L * batch * h * n, 64);
             float[] scale = new float[h];
             Arrays.fill(scale, 0.125f);
             long dim = (long) h * d;
@@ -100,7 +103,7 @@ public class SideBySide {
             if (!w.startsWith("attention:")) {
                 // attnbwd: the backward pass alone, from one forward pass's output and log-sum-exp.
                 invoke(att, k, s, qkv, 0L, qkv, dim, qkv, 2 * dim, scale, null, 0L, none, o, 0L, lse, 0L);
-                MemorySegment dO = random(arena, (long) n * h * d, rnd), g = arena.allocate(4L * n * 3 * h * d, 64);
+                MemorySegment dO = random(arena, (long) batch * n * h * d, rnd), g = arena.allocate(4L * batch * n * 3 * h * d, 64);
                 Method bwd = kernels.getMethod("attentionBackward", shape, MemorySegment.class, long.class, MemorySegment.class, long.class,
                         MemorySegment.class, long.class, float[].class, MemorySegment.class, long.class, drop, MemorySegment.class, long.class,
                         MemorySegment.class, long.class, MemorySegment.class, long.class, MemorySegment.class, long.class,

@@ -4,7 +4,6 @@ import static jdk.incubator.vector.VectorOperators.EQ;
 import static jdk.incubator.vector.VectorOperators.GT;
 
 import dev.tessera.engine.kernels.AttentionShape;
-import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.kernels.gemm.MicroKernel;
 import dev.tessera.engine.tensor.OffHeap;
 import java.lang.foreign.Arena;
@@ -132,8 +131,8 @@ final class QueryLaneAttention {
         }
         Layout lay = Layout.of(s.tokens(), s.headDim());
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
-        Parallel.forEach(s.batch() * s.heads(), bh -> {
-            int b = bh / s.heads(), h = bh % s.heads();
+        HeadSchedule.of(s).qkv(q, qOff, k, kOff, v, vOff).out(o, oOff).forEachHead((b, h) -> {
+            int bh = b * s.heads() + h;
             Scratch room = scratch.get();
             MemorySegment w = room.get(lay.total());
             long base = b * s.sB() + h * s.sH();
@@ -195,8 +194,8 @@ final class QueryLaneAttention {
         MicroLayout lay = MicroLayout.of(s.tokens(), s.headDim(), mr);
         int npq = roundUp(lay.n(), W);
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), npq);
-        Parallel.forEach(s.batch() * s.heads(), bh -> {
-            int b = bh / s.heads(), h = bh % s.heads();
+        HeadSchedule.of(s).qkv(q, qOff, k, kOff, v, vOff).out(o, oOff).forEachHead((b, h) -> {
+            int bh = b * s.heads() + h;
             Scratch room = scratch.get();
             MemorySegment w = room.get(lay.total());
             long base = b * s.sB() + h * s.sH();
@@ -301,8 +300,8 @@ final class QueryLaneAttention {
         BackLayout lay = BackLayout.of(s.tokens(), s.headDim());
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         double[] perHead = new double[s.batch() * s.heads()];
-        Parallel.forEach(s.batch() * s.heads(), bh -> {
-            int b = bh / s.heads(), h = bh % s.heads();
+        HeadSchedule.of(s).qkv(q, qOff, k, kOff, v, vOff).out(o, oOff).out(dO, dOOff).forEachHead((b, h) -> {
+            int bh = b * s.heads() + h;
             Scratch room = scratch.get();
             MemorySegment w = room.get(lay.total());
             long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
@@ -388,8 +387,8 @@ final class QueryLaneAttention {
         MicroBackLayout lay = MicroBackLayout.of(s.tokens(), s.headDim(), mr);
         MemorySegment mt = transposedMask(mask, maskOff, lay.n(), lay.npq());
         double[] perHead = new double[s.batch() * s.heads()];
-        Parallel.forEach(s.batch() * s.heads(), bh -> {
-            int b = bh / s.heads(), h = bh % s.heads();
+        HeadSchedule.of(s).qkv(q, qOff, k, kOff, v, vOff).out(o, oOff).out(dO, dOOff).forEachHead((b, h) -> {
+            int bh = b * s.heads() + h;
             Scratch room = scratch.get();
             MemorySegment w = room.get(lay.total());
             long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
