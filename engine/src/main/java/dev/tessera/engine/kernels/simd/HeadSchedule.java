@@ -16,8 +16,10 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>So when there are items enough for the pool and the rows of one item fit in half of L2, a task is one batch item:
  * its rows are first read front to back, one int per cache line (the prefetchers then stream them at memory
- * bandwidth), and its heads, run one after the other on that core, find them in L2. Otherwise a task is one head, as
- * before. {@code -Dtessera.attention.streamItems=false} keeps one head per task everywhere, for comparisons.
+ * bandwidth), and its heads, run one after the other on that core, find them in L2: at batch 128, N = 50, 3 heads of
+ * 64, two threads, the forward pass went from 11.6 to 7.8 ms, the backward from 25.1 to 20.7 (best of 12, one JVM).
+ * Otherwise a task is one head, as before: ViT-B/16's items (1.8 MB of QKV) streamed the same way gained nothing
+ * forward and lost 9% backward. {@code -Dtessera.attention.streamItems=false} keeps one head per task everywhere.
  */
 final class HeadSchedule {
     private static final boolean ENABLED = !"false".equals(System.getProperty("tessera.attention.streamItems"));
