@@ -144,6 +144,8 @@ public class SideBySide {
         }
         if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.equals("eval:128") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
+            // Chunking reads its property (tessera.chunk.tokens) once: initialise it while this setting's are set.
+            Class.forName("dev.tessera.vit.model.BatchChunks", true, l);
             if (w.startsWith("infer:")) {
                 String spec = w.substring(6);
                 int at = spec.lastIndexOf('@'), batch = at < 0 ? 1 : Integer.parseInt(spec.substring(at + 1));

@@ -53,8 +53,15 @@ public final class SimdKernels extends ScalarKernels {
                 + (attention.onMicroKernel() ? ", attention's products on it too" : "");
     }
 
-    /** Elementwise work below this many floats stays on the calling thread: a fork costs more than it saves. */
-    private static final long PARALLEL_MIN = 1 << 16;
+    /**
+     * Elementwise work below this many floats stays on the calling thread: a fork costs more than it saves. Between
+     * the ops of a step the pool's worker is still spinning, and a fork costs about a microsecond: a layer norm of
+     * 63.7K floats took 11.0 us split against 16.4 on one thread, 16.9K floats 3.4 against 4.4, 8.4K 2.2 against 2.4
+     * (Zen 3, two threads). At 65536, the bound until 2026-12-02, a D = 128 model's chunks of 500 tokens (64000 floats)
+     * kept every layer norm, residual add and bias gradient on one thread, and the worker idle for 24% of a training
+     * step. {@code -Dtessera.parallelMin=N} for experiments.
+     */
+    private static final long PARALLEL_MIN = Long.getLong("tessera.parallelMin", 1 << 14);
 
     @FunctionalInterface
     private interface Range {
