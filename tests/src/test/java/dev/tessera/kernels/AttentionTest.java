@@ -101,32 +101,7 @@ class AttentionTest {
 
     @Property(tries = 30)
     void bothProductPathsEqualNaiveForwardAndBackward(@ForAll("tokens") int n, @ForAll("headDims") int d, @ForAll("masks") String maskKind, @ForAll boolean threeHeads) {
-        int h = threeHeads ? 3 : 1;
-        AttentionShape s = AttentionShape.packedQkv(1, n, h, d);
-        long qkvLen = (long) n * 3 * h * d, oLen = (long) n * h * d, dim = (long) h * d;
-        float[] scale = new float[h];
-        for (int i = 0; i < h; i++) scale[i] = (float) (1 / Math.sqrt(d)) * (1 + 0.3f * i);
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment qkv = random(arena, qkvLen, 1), mask = mask(arena, maskKind, n);
-            MemorySegment o0 = random(arena, oLen, 0), l0 = random(arena, (long) h * n, 0);
-            REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, l0, 0);
-            MemorySegment dO = random(arena, oLen, 7), g0 = random(arena, qkvLen, 8);
-            double[] ds0 = new double[h];
-            REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
-            for (Kernels k : PRODUCT_PATHS) {
-                MemorySegment o1 = random(arena, oLen, 0), l1 = random(arena, (long) h * n, 0);
-                k.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, l1, 0);
-                assertClose("attention out", o0, o1, oLen, 1e-5, 1e-4);
-                assertClose("attention lse", l0, l1, (long) h * n, 1e-5, 1e-5);
-                MemorySegment g1 = random(arena, qkvLen, 8);
-                double[] ds1 = new double[h];
-                k.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
-                assertClose("attention dqkv", g0, g1, qkvLen, 1e-4, 1e-3);
-                for (int i = 0; i < h; i++) {
-                    if (Math.abs(ds0[i] - ds1[i]) > 1e-3 + 1e-3 * Math.abs(ds0[i])) throw new AssertionError("dscale[" + i + "] " + ds0[i] + " vs " + ds1[i]);
-                }
-            }
-        }
+        equalNaiveWithoutDropout(PRODUCT_PATHS, 1, n, threeHeads ? 3 : 1, d, maskKind);
     }
 
     /**
@@ -140,24 +115,29 @@ class AttentionTest {
         int h = 3, b = 4 * dev.tessera.engine.kernels.Parallel.threads() + 1;
         long rowBytes = 4L * (n * 3L * h * d + 2L * n * h * d);  // an item's QKV, O and dO
         Assume.that(rowBytes <= dev.tessera.engine.kernels.CpuInfo.get().l2Bytes() / 2);
-        AttentionShape s = AttentionShape.packedQkv(b, n, h, d);
-        long qkvLen = (long) b * n * 3 * h * d, oLen = (long) b * n * h * d, dim = (long) h * d;
-        float[] scale = new float[h];
-        for (int i = 0; i < h; i++) scale[i] = (float) (1 / Math.sqrt(d)) * (1 + 0.3f * i);
         java.util.List<Kernels> kernels = new java.util.ArrayList<>(PRODUCT_PATHS);
         kernels.add(FAST);
+        equalNaiveWithoutDropout(kernels, b, n, h, d, maskKind);
+    }
+
+    /** Each kernel set's attention, forward and backward (dQKV and the scales' gradient), against the naive kernel's. */
+    private static void equalNaiveWithoutDropout(java.util.List<Kernels> kernels, int b, int n, int h, int d, String maskKind) {
+        AttentionShape s = AttentionShape.packedQkv(b, n, h, d);
+        long qkvLen = (long) b * n * 3 * h * d, oLen = (long) b * n * h * d, dim = (long) h * d, lseLen = (long) b * h * n;
+        float[] scale = new float[h];
+        for (int i = 0; i < h; i++) scale[i] = (float) (1 / Math.sqrt(d)) * (1 + 0.3f * i);
         try (Arena arena = Arena.ofShared()) {
             MemorySegment qkv = random(arena, qkvLen, 1), mask = mask(arena, maskKind, n);
-            MemorySegment o0 = random(arena, oLen, 0), l0 = random(arena, (long) b * h * n, 0);
+            MemorySegment o0 = random(arena, oLen, 0), l0 = random(arena, lseLen, 0);
             REF.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, l0, 0);
             MemorySegment dO = random(arena, oLen, 7), g0 = random(arena, qkvLen, 8);
             double[] ds0 = new double[h];
             REF.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o0, 0, dO, 0, l0, 0, g0, 0, g0, dim, g0, 2 * dim, ds0);
             for (Kernels k : kernels) {
-                MemorySegment o1 = random(arena, oLen, 0), l1 = random(arena, (long) b * h * n, 0);
+                MemorySegment o1 = random(arena, oLen, 0), l1 = random(arena, lseLen, 0);
                 k.attention(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, l1, 0);
                 assertClose("attention out", o0, o1, oLen, 1e-5, 1e-4);
-                assertClose("attention lse", l0, l1, (long) b * h * n, 1e-5, 1e-5);
+                assertClose("attention lse", l0, l1, lseLen, 1e-5, 1e-5);
                 MemorySegment g1 = random(arena, qkvLen, 8);
                 double[] ds1 = new double[h];
                 k.attentionBackward(s, qkv, 0, qkv, dim, qkv, 2 * dim, scale, mask, 0, AttentionDropout.NONE, o1, 0, dO, 0, l1, 0, g1, 0, g1, dim, g1, 2 * dim, ds1);
