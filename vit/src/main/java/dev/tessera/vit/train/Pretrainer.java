@@ -95,9 +95,7 @@ public final class Pretrainer {
                 Checkpoint.loadOptimizer(ckpt, vit, opt);
                 startEpoch = ((Number) state.get("epoch")).intValue() + 1;
                 if (state.get("metrics") instanceof List<?> l) for (Object o : l) history.add(fromMap((Map<?, ?>) o));
-                StringBuilder lines = new StringBuilder();
-                for (EpochMetrics m : history) lines.append(Json.write(toMap(m))).append('\n');
-                Files.writeString(metrics, lines.toString());
+                Trainer.rewriteMetrics(metrics, history, Pretrainer::toMap);
                 log.printf("resuming from %s after epoch %d%n", ckpt, startEpoch - 1);
             } else {
                 Files.deleteIfExists(metrics);
@@ -179,9 +177,7 @@ public final class Pretrainer {
         s.put("normalize_std", (double) std);
         if (dataset != null) s.put("dataset", dataset);
         if (dataDir != null) s.put("data", dataDir);
-        List<Object> ms = new ArrayList<>();
-        for (EpochMetrics m : history) ms.add(toMap(m));
-        s.put("metrics", ms);
+        s.put("metrics", Trainer.metricsList(history, Pretrainer::toMap));
         return s;
     }
 }

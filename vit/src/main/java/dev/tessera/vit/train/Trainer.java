@@ -131,7 +131,7 @@ public final class Trainer {
                 Checkpoint.loadOptimizer(ckpt, vit, opt);
                 startEpoch = ((Number) state.get("epoch")).intValue() + 1;
                 if (state.get("metrics") instanceof List<?> l) for (Object o : l) history.add(EpochMetrics.fromMap((Map<?, ?>) o));
-                rewriteMetrics(metricsFile, history);
+                rewriteMetrics(metricsFile, history, EpochMetrics::toMap);
                 log.printf("resuming from %s after epoch %d%n", ckpt, startEpoch - 1);
             } else {
                 Files.deleteIfExists(metricsFile);
@@ -198,9 +198,7 @@ public final class Trainer {
         if (dataset != null) s.put("dataset", dataset);
         if (dataDir != null) s.put("data", dataDir);
         if (train.classNames() != null) s.put("class_names", List.of(train.classNames()));
-        List<Object> ms = new ArrayList<>();
-        for (EpochMetrics m : history) ms.add(m.toMap());
-        s.put("metrics", ms);
+        s.put("metrics", metricsList(history, EpochMetrics::toMap));
         return s;
     }
 
@@ -218,10 +216,18 @@ public final class Trainer {
         ResumeCheck.refuseIfAny(ckpt, diff);
     }
 
-    private static void rewriteMetrics(Path file, List<EpochMetrics> history) throws IOException {
+    /** OUT/metrics.jsonl as the history so far (a resumed run's), one line per epoch in the given form. */
+    static void rewriteMetrics(Path file, List<EpochMetrics> history, java.util.function.Function<EpochMetrics, Map<String, Object>> line) throws IOException {
         StringBuilder b = new StringBuilder();
-        for (EpochMetrics m : history) b.append(Json.write(m.toMap())).append('\n');
+        for (EpochMetrics m : history) b.append(Json.write(line.apply(m))).append('\n');
         Files.writeString(file, b.toString());
+    }
+
+    /** The history as the state's "metrics" list, each epoch in the given form. */
+    static List<Object> metricsList(List<EpochMetrics> history, java.util.function.Function<EpochMetrics, Map<String, Object>> line) {
+        List<Object> ms = new ArrayList<>();
+        for (EpochMetrics m : history) ms.add(line.apply(m));
+        return ms;
     }
 
     static int countCorrect(Tensor logits, int[] labels) {
