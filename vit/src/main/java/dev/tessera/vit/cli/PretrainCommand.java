@@ -41,10 +41,7 @@ final class PretrainCommand {
         ViTConfig mc = resumed != null ? resumed.model() : null;
         if (mc == null) {
             // The data's geometry (one's own images too: labels are not used, one class folder will do).
-            ViTConfig base = TrainCommand.defaultModel();
-            mc = ViTConfig.of(train.height(), train.width(), train.channels(), a.integer("patch", base.patch()), a.integer("dim", base.dim()),
-                    a.integer("depth", base.depth()), a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), train.classes())
-                    .withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
+            mc = TrainCommand.sizedForData(a, train).withSmallDataMethods(a.flag("spt"), a.flag("lsa"));
         }
         float[] stats = source.normalisation();
         out.printf("data    %s (%d images, labels unused)%n", source.splits().dir(), train.count());

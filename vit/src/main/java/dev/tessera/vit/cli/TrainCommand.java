@@ -44,11 +44,16 @@ final class TrainCommand {
         }
     }
 
-    /** A new run's model: the flags (or the defaults) on the data's image size, channels and classes. */
-    private static ViTConfig newModel(Args a, Dataset train) {
+    /** The size flags (--patch --dim --depth --heads --mlp-dim, else the default model's) on the data's image size, channels and classes. */
+    static ViTConfig sizedForData(Args a, Dataset train) {
         ViTConfig base = defaultModel();
         return ViTConfig.of(train.height(), train.width(), train.channels(), a.integer("patch", base.patch()), a.integer("dim", base.dim()),
-                        a.integer("depth", base.depth()), a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), train.classes())
+                a.integer("depth", base.depth()), a.integer("heads", base.heads()), a.integer("mlp-dim", base.mlpDim()), train.classes());
+    }
+
+    /** A new run's model: {@link #sizedForData} with the rest of the model flags. */
+    private static ViTConfig newModel(Args a, Dataset train) {
+        return sizedForData(a, train)
                 .withPool(a.choice("pool", ViTConfig.Pool.class, ViTConfig.Pool.CLS))
                 .withPosEmb(a.choice("posemb", ViTConfig.PosEmb.class, ViTConfig.PosEmb.LEARN))
                 // No stochastic depth by default: at 24 epochs this model underfits (train accuracy under
