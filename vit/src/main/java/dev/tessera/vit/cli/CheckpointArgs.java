@@ -37,12 +37,17 @@ final class CheckpointArgs {
     static Dataset testData(Args a, Path dir, ViTConfig c) throws IOException {
         String[] src = dataSource(a, Checkpoint.readState(dir));
         Dataset test = DataSources.load(src[0], src[1] == null ? null : Path.of(src[1]), c.channels(), c.imageHeight()).test();
-        if (test.height() != c.imageHeight() || test.width() != c.imageWidth() || test.channels() != c.channels() || test.classes() != c.numClasses()) {
+        if (!fits(test, c, true)) {
             throw new UsageException(dir + " holds a " + c.imageHeight() + "x" + c.imageWidth() + "x" + c.channels() + " model of " + c.numClasses()
                     + " classes, but the test images of " + src[0] + (src[1] == null ? "" : " in " + src[1]) + " are " + test.height() + "x"
                     + test.width() + "x" + test.channels() + " in " + test.classes() + " classes: pass the run's --dataset and --data");
         }
         return test;
+    }
+
+    /** Whether images of d go into model c as they are: size and channels, and with {@code classes} the class count too. */
+    static boolean fits(Dataset d, ViTConfig c, boolean classes) {
+        return d.height() == c.imageHeight() && d.width() == c.imageWidth() && d.channels() == c.channels() && (!classes || d.classes() == c.numClasses());
     }
 
     /**

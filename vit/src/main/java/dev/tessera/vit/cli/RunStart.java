@@ -70,8 +70,7 @@ final class RunStart {
         int limit = a.integer("train-limit", a.flag("quick") ? 10_000 : 0);
         if (r != null && !a.given("train-limit") && r.state().get("train_images") instanceof Number n && n.intValue() < train.count()) limit = n.intValue();
         if (limit > 0) train = train.head(limit);
-        if (mc != null && (train.height() != mc.imageHeight() || train.width() != mc.imageWidth() || train.channels() != mc.channels()
-                || labelled && train.classes() != mc.numClasses())) {
+        if (mc != null && !CheckpointArgs.fits(train, mc, labelled)) {
             throw new UsageException("the checkpoint in " + outDir + " is a " + mc.imageHeight() + "x" + mc.imageWidth() + "x" + mc.channels()
                     + " model" + (labelled ? " of " + mc.numClasses() + " classes" : "") + ", but the data (" + dataset + ") is " + train.height()
                     + "x" + train.width() + "x" + train.channels() + (labelled ? " with " + train.classes() + " classes" : "")
