@@ -146,6 +146,11 @@ public class SideBySide {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             // Chunking reads its property (tessera.chunk.tokens) once: initialise it while this setting's are set.
             Class.forName("dev.tessera.vit.model.BatchChunks", true, l);
+            try {
+                Class.forName("dev.tessera.vit.model.DataParallel", true, l);   // tessera.dataParallel, likewise
+            } catch (ClassNotFoundException older) {
+                // builds before 2026-12-02 split every kernel
+            }
             if (w.startsWith("infer:")) {
                 String spec = w.substring(6);
                 int at = spec.lastIndexOf('@'), batch = at < 0 ? 1 : Integer.parseInt(spec.substring(at + 1));

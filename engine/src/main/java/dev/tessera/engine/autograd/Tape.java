@@ -8,6 +8,7 @@ import dev.tessera.engine.tensor.TensorException;
 import dev.tessera.engine.tensor.Workspace;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reverse-mode autograd: each op appends its backward closure; {@link #backward} runs them in reverse. Outputs and
@@ -20,15 +21,31 @@ public final class Tape {
     private final boolean recording;
     private final Kernels kernels;
     private final List<Runnable> backwards = new ArrayList<>();
+    /** Gradient buffers that stand in for some tensors' own (a data-parallel worker's copy of the parameters'), or null. */
+    private final Map<Tensor, Tensor> gradsOf;
     private boolean ran;
 
-    private Tape(Workspace ws, boolean recording, Kernels kernels) {
+    private Tape(Workspace ws, boolean recording, Kernels kernels, Map<Tensor, Tensor> gradsOf) {
         this.ws = ws;
         this.recording = recording;
         this.kernels = kernels;
+        this.gradsOf = gradsOf;
+    }
+
+    private Tape(Workspace ws, boolean recording, Kernels kernels) {
+        this(ws, recording, kernels, null);
     }
 
     public static Tape training(Workspace ws) { return new Tape(ws, true, KernelProvider.get()); }
+
+    /**
+     * A training tape whose backward accumulates the gradients of the keys of {@code gradsOf} (compared by identity:
+     * the parameters) into the mapped buffers instead of the tensors' own. Workers that run backward on different
+     * parts of a batch at the same time each get their own buffers; the caller adds them up afterwards.
+     */
+    public static Tape training(Workspace ws, Map<Tensor, Tensor> gradsOf) {
+        return new Tape(ws, true, KernelProvider.get(), java.util.Objects.requireNonNull(gradsOf, "gradsOf"));
+    }
 
     public static Tape inference(Workspace ws) { return new Tape(ws, false, KernelProvider.get()); }
 
@@ -57,7 +74,9 @@ public final class Tape {
 
     /** The gradient buffer of t, created zero-filled on first use (in the workspace unless t already has one). */
     public Tensor grad(Tensor t) {
-        Tensor g = t.grad();
+        Tensor g = redirected(t);
+        if (g != null) return g;
+        g = t.grad();
         if (g == null) {
             g = ws.zeros(t.shape());
             t.setGrad(g);
@@ -72,6 +91,8 @@ public final class Tape {
      * before the call.
      */
     public Tensor gradToWrite(Tensor t) {
+        Tensor r = redirected(t);
+        if (r != null) return r;
         if (t.grad() != null) return t.grad();
         Tensor g = ws.allocate(t.shape());
         t.setGrad(g);
@@ -84,10 +105,14 @@ public final class Tape {
      * once its own op has run. Returns false when t already has a gradient, which the caller then adds to.
      */
     public boolean passGrad(Tensor t, Tensor g) {
-        if (t.grad() != null) return false;
+        if (t.grad() != null || redirected(t) != null) return false;
         Shapes.requireSame("gradient of " + Shapes.str(t.shape()), t.shape(), g.shape());
         t.setGrad(g);
         return true;
+    }
+
+    private Tensor redirected(Tensor t) {
+        return gradsOf == null ? null : gradsOf.get(t);
     }
 
     /** Runs the recorded backwards from a scalar loss (its gradient seeded with 1). */

@@ -22,6 +22,8 @@ public final class Workspace implements AutoCloseable {
     private long highWater;
     private long generation;
     private boolean closed;
+    /** Workspaces of the other workers of a data-parallel step, made on first use, closed with this one. */
+    private final List<Workspace> workers = new ArrayList<>();
 
     /** A contiguous tensor of {@code shape}; its content is whatever the previous step left (see {@link #zeros}). */
     public Tensor allocate(int... shape) {
@@ -88,6 +90,19 @@ public final class Workspace implements AutoCloseable {
         used = m.used();
     }
 
+    /**
+     * The workspace of worker {@code w} of a step that runs on several threads at once, each on its own part of the
+     * batch: this one for worker 0, otherwise one made on first use and closed with this one. Like any workspace it
+     * must be used by one thread at a time; call this before handing it to the worker.
+     */
+    public Workspace forWorker(int w) {
+        if (closed) throw new TensorException("workspace used after close");
+        if (w < 0) throw new IllegalArgumentException("worker " + w);
+        if (w == 0) return this;
+        while (workers.size() < w) workers.add(new Workspace());
+        return workers.get(w - 1);
+    }
+
     /** Rewinds: every tensor handed out since the last reset may now be overwritten. */
     public void reset() {
         chunk = 0;
@@ -101,6 +116,7 @@ public final class Workspace implements AutoCloseable {
     /** Bytes reserved from the OS by this workspace. */
     public long capacityBytes() {
         long b = 0;
+        for (Workspace w : workers) b += w.capacityBytes();
         for (MemorySegment c : chunks) b += c.byteSize();
         return b;
     }
@@ -112,6 +128,7 @@ public final class Workspace implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            for (Workspace w : workers) w.close();
             arena.close();
         }
     }

@@ -109,14 +109,23 @@ public final class VisionTransformer implements AutoCloseable {
      */
     private Tensor forwardInChunks(Tape tape, Tensor images, int per) {
         dev.tessera.engine.tensor.Workspace ws = tape.workspace();
-        int batch = images.dim(0);
+        int batch = images.dim(0), chunks = (batch + per - 1) / per;
         Tensor logits = ws.allocate(batch, config.numClasses());
-        for (int i0 = 0; i0 < batch; i0 += per) {
-            int i1 = Math.min(batch, i0 + per);
-            dev.tessera.engine.tensor.Workspace.Mark m = ws.mark();
-            logits.slice(0, i0, i1).copyFrom(forwardWithTokens(tape, images.slice(0, i0, i1), 0).logits());
-            ws.release(m);
-        }
+        // Mapped weights released after each block would be unloaded under another worker's feet.
+        int workers = releaseAfterUse ? 1 : DataParallel.inference(chunks);
+        dev.tessera.engine.tensor.Workspace[] spaces = new dev.tessera.engine.tensor.Workspace[workers];
+        for (int w = 0; w < workers; w++) spaces[w] = ws.forWorker(w);
+        // Worker w takes a contiguous run of chunks; each writes only its own rows of the logits.
+        dev.tessera.engine.kernels.Parallel.forEach(workers, w -> {
+            dev.tessera.engine.tensor.Workspace own = spaces[w];
+            Tape t = w == 0 ? tape : Tape.inference(own);
+            for (int q = (int) ((long) chunks * w / workers), qEnd = (int) ((long) chunks * (w + 1) / workers); q < qEnd; q++) {
+                int i0 = q * per, i1 = Math.min(batch, i0 + per);
+                dev.tessera.engine.tensor.Workspace.Mark m = own.mark();
+                logits.slice(0, i0, i1).copyFrom(forwardWithTokens(t, images.slice(0, i0, i1), 0).logits());
+                own.release(m);
+            }
+        });
         return logits;
     }
 

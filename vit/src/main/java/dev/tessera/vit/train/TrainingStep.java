@@ -7,7 +7,16 @@ import dev.tessera.engine.optim.Optimizer;
 import dev.tessera.engine.tensor.Tensor;
 import dev.tessera.engine.tensor.TensorException;
 import dev.tessera.engine.tensor.Workspace;
+import dev.tessera.engine.kernels.KernelProvider;
+import dev.tessera.engine.kernels.Kernels;
+import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.nn.Parameter;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 import dev.tessera.vit.model.BatchChunks;
+import dev.tessera.vit.model.DataParallel;
 import dev.tessera.vit.model.ViTConfig;
 import dev.tessera.vit.model.VisionTransformer;
 import java.lang.foreign.MemorySegment;
@@ -35,18 +44,32 @@ public final class TrainingStep {
      */
     public static Result run(VisionTransformer vit, Optimizer opt, Workspace ws, float[] images, int batch, int[] labels, float[] soft,
                              float smoothing, double clipNorm, float lr, long seed) {
+        int workers = DataParallel.training(vit, batch);
+        int part = (batch + workers - 1) / workers;
         return run(vit, opt, ws, images, batch, labels, soft, smoothing, clipNorm, lr, seed,
-                BatchChunks.imagesPerChunk(batch, vit.config().tokens()));
+                BatchChunks.imagesPerChunk(part, vit.config().tokens()), workers);
+    }
+
+    /** As below, on the calling thread's kernels alone: one worker. */
+    public static Result run(VisionTransformer vit, Optimizer opt, Workspace ws, float[] images, int batch, int[] labels, float[] soft,
+                             float smoothing, double clipNorm, float lr, long seed, int perChunk) {
+        return run(vit, opt, ws, images, batch, labels, soft, smoothing, clipNorm, lr, seed, perChunk, 1);
     }
 
     /**
      * As above, {@code perChunk} images at a time. Each chunk's mean loss is weighted by its share of the batch, so
      * the gradient is the whole batch's; the loss reported is the batch mean. Dropout and stochastic depth draw from
      * the step's seed mixed with the chunk's first image index.
+     *
+     * <p>With {@code workers} above one, the batch is cut into that many contiguous parts, each run (a chunk at a time)
+     * by one task of the kernel pool on single-threaded kernels, its own workspace and, past the first, its own
+     * gradient buffers, which are added to the parameters' afterwards in worker order. See {@link DataParallel} for
+     * why. The result depends on the number of workers (the order of the gradient sums), not on the threads' timing.
      */
     public static Result run(VisionTransformer vit, Optimizer opt, Workspace ws, float[] images, int batch, int[] labels, float[] soft,
-                             float smoothing, double clipNorm, float lr, long seed, int perChunk) {
+                             float smoothing, double clipNorm, float lr, long seed, int perChunk, int workers) {
         if (perChunk < 1) throw new IllegalArgumentException("chunks of " + perChunk + " images");
+        if (workers < 1) throw new IllegalArgumentException(workers + " workers");
         ViTConfig c = vit.config();
         int per = c.channels() * c.imageHeight() * c.imageWidth(), classes = c.numClasses();
         if (images.length != (long) batch * per) {
@@ -56,12 +79,74 @@ public final class TrainingStep {
         if (soft != null && soft.length != (long) batch * classes) {
             throw new TensorException("training step: " + soft.length + " soft targets are not " + batch + " x " + classes);
         }
+        if (labels != null && labels.length != batch) {
+            throw new TensorException("training step: " + labels.length + " labels for " + batch + " images");
+        }
         vit.parameters().zeroGrad();
+        int parts = Math.max(1, Math.min(workers, batch));
+        Part[] done = new Part[parts];
+        if (parts == 1) {
+            done[0] = runPart(vit, ws, null, images, 0, batch, batch, labels, soft, smoothing, seed, perChunk);
+        } else {
+            List<Parameter> trainable = vit.parameters().all().stream().filter(q -> q.grad() != null).toList();
+            Workspace[] spaces = new Workspace[parts];
+            for (int w = 0; w < parts; w++) spaces[w] = ws.forWorker(w);
+            List<Map<Tensor, Tensor>> grads = new ArrayList<>();
+            for (int w = 0; w < parts; w++) grads.add(null);
+            Parallel.forEach(parts, w -> {
+                Workspace own = spaces[w];
+                Map<Tensor, Tensor> gradsOf = null;
+                if (w > 0) {
+                    // Allocated by the worker that fills them, so that they start in its core's cache.
+                    own.reset();
+                    gradsOf = new IdentityHashMap<>();
+                    for (Parameter q : trainable) gradsOf.put(q.value(), own.zeros(q.value().shape()));
+                    grads.set(w, gradsOf);
+                }
+                int from = (int) ((long) batch * w / parts), to = (int) ((long) batch * (w + 1) / parts);
+                done[w] = runPart(vit, own, gradsOf, images, from, to, batch, labels, soft, smoothing, seed, perChunk);
+            });
+            boolean finite = true;
+            for (Part d : done) finite &= Float.isFinite(d.firstBadLoss());
+            if (finite) {
+                Kernels k = KernelProvider.get();
+                for (int w = 1; w < parts; w++) {
+                    for (Parameter q : trainable) {
+                        Tensor g = q.grad(), r = grads.get(w).get(q.value());
+                        k.add(g.segment(), g.offset(), r.segment(), r.offset(), g.segment(), g.offset(), g.numel());
+                    }
+                }
+            }
+        }
         float lossSum = 0f;
         int correct = 0;
-        for (int i0 = 0; i0 < batch; i0 += perChunk) {
-            int n = Math.min(perChunk, batch - i0);
-            Tape tape = Tape.training(ws);
+        for (Part d : done) {
+            correct += d.correct();
+            if (!Float.isFinite(d.firstBadLoss())) return new Result(d.firstBadLoss(), Double.NaN, correct);
+        }
+        for (Part d : done) lossSum += d.lossSum();
+        double norm = GradClip.clipGlobalNorm(vit.parameters().all(), clipNorm > 0 ? clipNorm : Double.MAX_VALUE);
+        if (Double.isFinite(norm)) opt.step(lr);
+        return new Result(lossSum, norm, correct);
+    }
+
+    /** One worker's share of a step: its weighted losses summed, its correct argmaxes, a non-finite loss (else 0). */
+    private record Part(float lossSum, int correct, float firstBadLoss) {}
+
+    /**
+     * Forward and backward of images [from, to) of the batch, a chunk at a time, gradients of the parameters into
+     * {@code gradsOf}'s buffers (null: their own). Stops at the first non-finite loss, before its backward.
+     */
+    private static Part runPart(VisionTransformer vit, Workspace ws, Map<Tensor, Tensor> gradsOf, float[] images, int from, int to,
+                                int batch, int[] labels, float[] soft, float smoothing, long seed, int perChunk) {
+        ViTConfig c = vit.config();
+        int per = c.channels() * c.imageHeight() * c.imageWidth(), classes = c.numClasses();
+        float lossSum = 0f;
+        int correct = 0;
+        Workspace.Mark start = ws.mark();
+        for (int i0 = from; i0 < to; i0 += perChunk) {
+            int n = Math.min(perChunk, to - i0);
+            Tape tape = gradsOf == null ? Tape.training(ws) : Tape.training(ws, gradsOf);
             try {
                 // A whole batch in one chunk keeps the seed as it was, so that the step is the same function as before.
                 long chunkSeed = i0 == 0 ? seed : seed * 0x9E3779B97F4A7C15L + i0;
@@ -82,14 +167,12 @@ public final class TrainingStep {
                 float l = loss.getFlat(0);
                 lossSum += l;
                 if (chunkLabels != null) correct += Trainer.countCorrect(logits, chunkLabels);
-                if (!Float.isFinite(l)) return new Result(l, Double.NaN, correct);
+                if (!Float.isFinite(l)) return new Part(lossSum, correct, l);
                 tape.backward(loss);
             } finally {
-                tape.reset();
+                ws.release(start);
             }
         }
-        double norm = GradClip.clipGlobalNorm(vit.parameters().all(), clipNorm > 0 ? clipNorm : Double.MAX_VALUE);
-        if (Double.isFinite(norm)) opt.step(lr);
-        return new Result(lossSum, norm, correct);
+        return new Part(lossSum, correct, 0f);
     }
 }
