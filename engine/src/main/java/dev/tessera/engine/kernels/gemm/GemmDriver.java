@@ -308,6 +308,7 @@ public final class GemmDriver {
                 if (packedB == null && !bInPlace) packB(transB, b, bOff, ldb, jc, nc, pc, kc, bp);
                 for (int ir = 0; ir < mRows; ir += mr) {
                     int rows = Math.min(mr, mRows - ir);
+                    if (betaEff != 0f && TOUCH_C) touch(c, cOff + (long) (m0 + ir) * ldc + jc, ldc, rows, nc);
                     boolean asRows = rowsMode && (rows == mr || !edgeRows);
                     int apOff = asRows ? ir * rs : rowsMode ? fullRows * rs : apBase + ir * kc;
                     int i = m0 + ir;
@@ -340,6 +341,23 @@ public final class GemmDriver {
             }
         }
     }
+
+    /**
+     * Reads one float per cache line of the rows x cols block of C at off, every load independent of the others: a
+     * block accumulated into (a weight gradient summed over a batch's chunks) has left the cache since the last chunk,
+     * and the merge of each tile then waited for its own rows. Touched together, the misses overlap.
+     */
+    private static void touch(MemorySegment c, long off, long ldc, int rows, int cols) {
+        float acc = 0f;
+        for (int r = 0; r < rows; r++) {
+            long row = off + r * ldc;
+            for (int j = 0; j < cols; j += 16) acc += c.getAtIndex(F, row + j);
+        }
+        sink = acc;
+    }
+
+    private static float sink;
+    static final boolean TOUCH_C = !"false".equals(System.getProperty("tessera.gemm.touchC"));
 
     /**
      * Floats between copied rows of A: kc plus one cache line, so that the mr rows the micro-kernel streams at once
