@@ -375,21 +375,8 @@ public final class GemmDriver {
             uk.packAT(a, aOff + (long) pc * lda + m0, lda, kc, rowsTotal, mr, alpha, ap, apBase);
             return;
         }
-        for (int ir = 0; ir < rowsTotal; ir += mr) {
-            int rows = Math.min(mr, rowsTotal - ir);
-            int base = apBase + ir * kc;
-            // A(i, p) at aOff + i*lda + p: read each row contiguously, write with stride mr.
-            for (int i = 0; i < rows; i++) {
-                long src = aOff + (long) (m0 + ir + i) * lda + pc;
-                int dst = base + i;
-                for (int p = 0; p < kc; p++) ap[dst + p * mr] = alpha * a.getAtIndex(F, src + p);
-            }
-            if (rows < mr) {
-                for (int p = 0; p < kc; p++) {
-                    for (int i = rows; i < mr; i++) ap[base + p * mr + i] = 0f;
-                }
-            }
-        }
+        // A(i, p) at aOff + i*lda + p: rows read contiguously, interleaved mr at a time.
+        uk.packA(a, aOff + (long) m0 * lda + pc, lda, kc, rowsTotal, mr, alpha, ap, apBase);
     }
 
     /** B K [pc, pc+kc) x columns [j0, j0+nc) into nr-column micro-panels: bp[panel][p][j], zero padded. */

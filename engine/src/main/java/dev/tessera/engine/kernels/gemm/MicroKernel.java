@@ -39,6 +39,13 @@ public interface MicroKernel {
     void packB(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst);
 
     /**
+     * Packs A as stored (rows lda apart) into panels of mr rows: ap[dst + (i/mr)*mr*kc + p*mr + i%mr] =
+     * alpha * a[src + i*lda + p] for p < kc, i < rows; zero up to whole panels. mr may be another kernel's. May write
+     * scratch values past a panel's end that the next panel overwrites, never past the last panel.
+     */
+    void packA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst);
+
+    /**
      * Packs A transposed (each k step a run of rows) into panels of mr rows: ap[dst + (i/mr)*mr*kc + p*mr + i%mr] =
      * alpha * a[src + p*lda + i] for p < kc, i < rows; zero up to whole panels. mr may be another kernel's.
      */

@@ -20,6 +20,11 @@ abstract class SimdMicroKernel implements MicroKernel {
     }
 
     @Override
+    public final void packA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
+        SimdPack.panelsA(a, src, lda, kc, rows, mr, alpha, ap, dst);
+    }
+
+    @Override
     public final void packAT(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         SimdPack.panelsAT(a, src, lda, kc, rows, mr, alpha, ap, dst);
     }

@@ -44,9 +44,9 @@ final class SimdTranspose {
      * (DOWN[r]); the upper row takes, in the lanes with bit s clear, the lower row's lanes s above (UP[r]). Null at
      * other widths.
      */
-    private static final VectorShuffle<Float> DOWN0 = shuffle8(4, true), DOWN1 = shuffle8(2, true), DOWN2 = shuffle8(1, true);
-    private static final VectorShuffle<Float> UP0 = shuffle8(4, false), UP1 = shuffle8(2, false), UP2 = shuffle8(1, false);
-    private static final VectorMask<Float> BIT0 = bit8(4), BIT1 = bit8(2), BIT2 = bit8(1);
+    static final VectorShuffle<Float> DOWN0 = shuffle8(4, true), DOWN1 = shuffle8(2, true), DOWN2 = shuffle8(1, true);
+    static final VectorShuffle<Float> UP0 = shuffle8(4, false), UP1 = shuffle8(2, false), UP2 = shuffle8(1, false);
+    static final VectorMask<Float> BIT0 = bit8(4), BIT1 = bit8(2), BIT2 = bit8(1);
 
     private static VectorShuffle<Float> shuffle8(int s, boolean down) {
         if (L != 8) return null;
