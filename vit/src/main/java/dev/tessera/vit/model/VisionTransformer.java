@@ -112,7 +112,7 @@ public final class VisionTransformer implements AutoCloseable {
         int batch = images.dim(0), chunks = (batch + per - 1) / per;
         Tensor logits = ws.allocate(batch, config.numClasses());
         // Mapped weights released after each block would be unloaded under another worker's feet.
-        int workers = releaseAfterUse ? 1 : DataParallel.inference(chunks);
+        int workers = releaseAfterUse ? 1 : DataParallel.inference(this, chunks);
         dev.tessera.engine.tensor.Workspace[] spaces = new dev.tessera.engine.tensor.Workspace[workers];
         for (int w = 0; w < workers; w++) spaces[w] = ws.forWorker(w);
         // Worker w takes a contiguous run of chunks; each writes only its own rows of the logits.
