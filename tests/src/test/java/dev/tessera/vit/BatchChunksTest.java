@@ -123,6 +123,29 @@ class BatchChunksTest {
         }
     }
 
+    /**
+     * Chunks handed to other workers run on the caller's tape's kernels, not the provider's: with the scalar reference
+     * kernels, every chunk's logits are bit for bit those of the chunk run alone on them.
+     */
+    @Test
+    void chunkWorkersKeepTheTapesKernels() {
+        int tokens = CONFIG.tokens(), per = BatchChunks.imagesPerChunk(1 << 20, tokens), batch = 3 * per;
+        assertTrue(BatchChunks.imagesPerChunk(batch, tokens) == per, "three chunks of " + per);
+        int size = CONFIG.channels() * CONFIG.imageHeight() * CONFIG.imageWidth();
+        float[] images = random(batch * size, 12);
+        try (VisionTransformer vit = new VisionTransformer(CONFIG, 7); Workspace ws = new Workspace()) {
+            Tape tape = Tape.of(ws, false, dev.tessera.Fixtures.REF);
+            Tensor x = ws.allocate(batch, 1, CONFIG.imageHeight(), CONFIG.imageWidth()).copyFrom(images);
+            float[] chunked = vit.forward(tape, x, 0).toArray();
+            for (int i0 = 0; i0 < batch; i0 += per) {
+                float[] alone = vit.forwardWithTokens(tape, x.slice(0, i0, i0 + per), 0).logits().toArray();
+                float[] got = java.util.Arrays.copyOfRange(chunked, i0 * CONFIG.numClasses(), (i0 + per) * CONFIG.numClasses());
+                assertArrayEquals(alone, got, "chunk at image " + i0);
+            }
+            tape.reset();
+        }
+    }
+
     @Test
     void chunksAreNearTheTargetAndCoverTheBatch() {
         assertEquals(1, BatchChunks.imagesPerChunk(1, 50));

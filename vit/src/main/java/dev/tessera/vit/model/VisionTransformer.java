@@ -118,7 +118,7 @@ public final class VisionTransformer implements AutoCloseable {
         // Worker w takes a contiguous run of chunks; each writes only its own rows of the logits.
         dev.tessera.engine.kernels.Parallel.forEach(workers, w -> {
             dev.tessera.engine.tensor.Workspace own = spaces[w];
-            Tape t = w == 0 ? tape : Tape.inference(own);
+            Tape t = w == 0 ? tape : Tape.of(own, false, tape.kernels());
             for (int q = (int) ((long) chunks * w / workers), qEnd = (int) ((long) chunks * (w + 1) / workers); q < qEnd; q++) {
                 int i0 = q * per, i1 = Math.min(batch, i0 + per);
                 dev.tessera.engine.tensor.Workspace.Mark m = own.mark();
