@@ -78,15 +78,32 @@ final class SimdTranspose {
      * workspace; rows j >= rows read as zeros. As {@link #block16}, the rows stay in registers through the rounds.
      */
     static void block8(MemorySegment src, long off, long stride, int rows, float[] out) {
-        FloatVector zero = FloatVector.zero(S);
+        if (rows >= 8) {
+            block8Whole(src, off, stride, out);
+            return;
+        }
+        // A last, partial block: its rows staged next to zero rows, so that the transpose itself loads without
+        // conditions (a vector chosen under a condition is a phi, which the Vector API rules avoid).
+        MemorySegment stage = STAGE.get();
+        stage.fill((byte) 0);
+        for (int j = 0; j < rows; j++) MemorySegment.copy(src, (off + j * stride) * 4, stage, j * 32L, 32);
+        block8Whole(stage, 0, 8, out);
+    }
+
+    private static final java.lang.foreign.Arena STAGE_ARENA = java.lang.foreign.Arena.ofShared();
+    private static final ThreadLocal<MemorySegment> STAGE = ThreadLocal.withInitial(
+            () -> dev.tessera.engine.tensor.OffHeap.allocateFloats(STAGE_ARENA, 64));
+
+    /** {@link #block8} of 8 whole rows. */
+    private static void block8Whole(MemorySegment src, long off, long stride, float[] out) {
         FloatVector r0 = FloatVector.fromMemorySegment(S, src, off * 4, NO);
-        FloatVector r1 = 1 < rows ? FloatVector.fromMemorySegment(S, src, (off + 1 * stride) * 4, NO) : zero;
-        FloatVector r2 = 2 < rows ? FloatVector.fromMemorySegment(S, src, (off + 2 * stride) * 4, NO) : zero;
-        FloatVector r3 = 3 < rows ? FloatVector.fromMemorySegment(S, src, (off + 3 * stride) * 4, NO) : zero;
-        FloatVector r4 = 4 < rows ? FloatVector.fromMemorySegment(S, src, (off + 4 * stride) * 4, NO) : zero;
-        FloatVector r5 = 5 < rows ? FloatVector.fromMemorySegment(S, src, (off + 5 * stride) * 4, NO) : zero;
-        FloatVector r6 = 6 < rows ? FloatVector.fromMemorySegment(S, src, (off + 6 * stride) * 4, NO) : zero;
-        FloatVector r7 = 7 < rows ? FloatVector.fromMemorySegment(S, src, (off + 7 * stride) * 4, NO) : zero;
+        FloatVector r1 = FloatVector.fromMemorySegment(S, src, (off + 1 * stride) * 4, NO);
+        FloatVector r2 = FloatVector.fromMemorySegment(S, src, (off + 2 * stride) * 4, NO);
+        FloatVector r3 = FloatVector.fromMemorySegment(S, src, (off + 3 * stride) * 4, NO);
+        FloatVector r4 = FloatVector.fromMemorySegment(S, src, (off + 4 * stride) * 4, NO);
+        FloatVector r5 = FloatVector.fromMemorySegment(S, src, (off + 5 * stride) * 4, NO);
+        FloatVector r6 = FloatVector.fromMemorySegment(S, src, (off + 6 * stride) * 4, NO);
+        FloatVector r7 = FloatVector.fromMemorySegment(S, src, (off + 7 * stride) * 4, NO);
         FloatVector a;
         a = r0; r0 = a.blend(r4.rearrange(DOWN0), BIT0); r4 = a.rearrange(UP0).blend(r4, BIT0);
         a = r1; r1 = a.blend(r5.rearrange(DOWN0), BIT0); r5 = a.rearrange(UP0).blend(r5, BIT0);
