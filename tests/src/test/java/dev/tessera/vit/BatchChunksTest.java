@@ -124,6 +124,28 @@ class BatchChunksTest {
     }
 
     /**
+     * A step split between workers is a function of its inputs and the worker count, not of which thread ran which
+     * part when: two runs from the same weights give the same gradients bit for bit (a resumed run relies on it).
+     */
+    @Test
+    void workerStepsRepeatBitForBit() {
+        int batch = 13, per = CONFIG.channels() * CONFIG.imageHeight() * CONFIG.imageWidth();
+        float[] images = random(batch * per, 14);
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++) labels[i] = i % CONFIG.numClasses();
+        java.util.List<float[]> first = null;
+        for (int run = 0; run < 2; run++) {
+            try (VisionTransformer vit = new VisionTransformer(CONFIG, 8); Workspace ws = new Workspace()) {
+                AdamW opt = new AdamW(vit.parameters(), 0.9f, 0.999f, 1e-8f, 0.05f);
+                for (int step = 0; step < 3; step++) TrainingStep.run(vit, opt, ws, images, batch, labels, null, 0.1f, 1.0, 1e-2f, step, 2, 3);
+                java.util.List<float[]> grads = vit.parameters().all().stream().map(p -> p.grad().toArray()).toList();
+                if (first == null) first = grads;
+                else for (int p = 0; p < grads.size(); p++) assertArrayEquals(first.get(p), grads.get(p), vit.parameters().all().get(p).name());
+            }
+        }
+    }
+
+    /**
      * Chunks handed to other workers run on the caller's tape's kernels, not the provider's: with the scalar reference
      * kernels, every chunk's logits are bit for bit those of the chunk run alone on them.
      */
