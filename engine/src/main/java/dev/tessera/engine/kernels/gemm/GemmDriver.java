@@ -1,5 +1,6 @@
 package dev.tessera.engine.kernels.gemm;
 
+import dev.tessera.engine.kernels.CacheLines;
 import dev.tessera.engine.kernels.Epilogue;
 import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.tensor.OffHeap;
@@ -343,20 +344,17 @@ public final class GemmDriver {
     }
 
     /**
-     * Reads one float per cache line of the rows x cols block of C at off, every load independent of the others: a
-     * block accumulated into (a weight gradient summed over a batch's chunks) has left the cache since the last chunk,
-     * and the merge of each tile then waited for its own rows. Touched together, the misses overlap.
+     * Reads the rows x cols block of C at off into the cache, every line's load independent of the others: a block
+     * accumulated into (a weight gradient summed over a batch's chunks) has left the cache since the last chunk, and
+     * the merge of each tile then waited for its own rows. Touched together, the misses overlap.
      */
     private static void touch(MemorySegment c, long off, long ldc, int rows, int cols) {
-        float acc = 0f;
         for (int r = 0; r < rows; r++) {
-            long row = off + r * ldc;
-            for (int j = 0; j < cols; j += 16) acc += c.getAtIndex(F, row + j);
+            long row = (off + r * ldc) * 4;
+            CacheLines.read(c, row, row + cols * 4L);
         }
-        sink = acc;
     }
 
-    private static float sink;
     static final boolean TOUCH_C = !"false".equals(System.getProperty("tessera.gemm.touchC"));
 
     /**

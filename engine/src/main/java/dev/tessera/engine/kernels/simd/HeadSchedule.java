@@ -1,10 +1,10 @@
 package dev.tessera.engine.kernels.simd;
 
 import dev.tessera.engine.kernels.AttentionShape;
+import dev.tessera.engine.kernels.CacheLines;
 import dev.tessera.engine.kernels.CpuInfo;
 import dev.tessera.engine.kernels.Parallel;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The order in which attention's (batch item, head) tasks run, and what is read before them. A head reads d floats of
@@ -23,11 +23,6 @@ import java.lang.foreign.ValueLayout;
  */
 final class HeadSchedule {
     private static final boolean ENABLED = !"false".equals(System.getProperty("tessera.attention.streamItems"));
-    /** Ints per cache line: one read per line is enough to bring it in. */
-    private static final int LINE_INTS = 16;
-    /** Keeps the reads alive: C2 drops loads whose values go nowhere. */
-    @SuppressWarnings("unused")
-    private static int sink;
 
     @FunctionalInterface
     interface HeadTask {
@@ -93,12 +88,10 @@ final class HeadSchedule {
 
     /** Reads item b's rows front to back, one int per cache line. */
     private void stream(int b) {
-        int acc = 0;
         for (int i = 0; i < count; i++) {
             Span sp = spans[i];
-            long start = (sp.off() + b * sp.itemStride()) * 4, end = start + sp.floats() * 4;
-            for (long at = start; at < end; at += LINE_INTS * 4) acc ^= sp.seg().get(ValueLayout.JAVA_INT, at);
+            long start = (sp.off() + b * sp.itemStride()) * 4;
+            CacheLines.read(sp.seg(), start, start + sp.floats() * 4);
         }
-        sink = acc;
     }
 }
