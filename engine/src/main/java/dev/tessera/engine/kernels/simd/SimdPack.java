@@ -106,7 +106,7 @@ final class SimdPack {
      * Panels of mr rows from A as stored (rows lda apart): ap[dst + (i/mr)*mr*kc + p*mr + i%mr] = alpha * a[src + i*lda + p]
      * for i < rows and p < kc, zero up to whole panels. For the AVX2 kernel's 6 rows on 8 lanes, 8 k steps of a panel
      * at a time: its 6 rows loaded as vectors (2 zero rows after them), turned by {@link SimdTranspose}'s rounds into 8
-     * vectors of one k step each, and stored 6 floats apart, each store's last 2 lanes overwritten by the next. JFR put
+     * vectors of one k step each ({@link SimdTranspose#panel6x8}), and stored 6 floats apart, each store's last 2 lanes overwritten by the next. JFR put
      * the element-by-element loop (a bounds check per float) at 5-7.5% of the D = 192 training and eval steps.
      */
     static void panelsA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
@@ -118,7 +118,7 @@ final class SimdPack {
             if (turned && q < full) {
                 // The last group of the last panel would spill past what this call packs: it stays scalar.
                 int end = q == panels - 1 ? kc - 1 : kc;
-                for (; p + 8 <= end; p += 8) turn6x8(a, s + p, lda, alpha, ap, d + p * 6);
+                for (; p + 8 <= end; p += 8) SimdTranspose.panel6x8(a, s + p, lda, alpha, ap, d + p * 6);
             }
             for (int i = 0; i < n; i++) {
                 long r = s + (long) i * lda;
@@ -128,37 +128,5 @@ final class SimdPack {
                 for (int k = p; k < kc; k++) ap[d + k * mr + i] = 0f;
             }
         }
-    }
-
-    /** out[d + t*6 + j] = alpha * a[off + j*lda + t] for j < 6, t < 8; writes out[d + 48], out[d + 49] too (garbage). */
-    private static void turn6x8(MemorySegment a, long off, long lda, float alpha, float[] out, int d) {
-        FloatVector r0 = FloatVector.fromMemorySegment(S, a, off * 4, NO).mul(alpha);
-        FloatVector r1 = FloatVector.fromMemorySegment(S, a, (off + lda) * 4, NO).mul(alpha);
-        FloatVector r2 = FloatVector.fromMemorySegment(S, a, (off + 2 * lda) * 4, NO).mul(alpha);
-        FloatVector r3 = FloatVector.fromMemorySegment(S, a, (off + 3 * lda) * 4, NO).mul(alpha);
-        FloatVector r4 = FloatVector.fromMemorySegment(S, a, (off + 4 * lda) * 4, NO).mul(alpha);
-        FloatVector r5 = FloatVector.fromMemorySegment(S, a, (off + 5 * lda) * 4, NO).mul(alpha);
-        FloatVector r6 = FloatVector.zero(S), r7 = FloatVector.zero(S);
-        FloatVector x;
-        x = r0; r0 = x.blend(r4.rearrange(SimdTranspose.DOWN0), SimdTranspose.BIT0); r4 = x.rearrange(SimdTranspose.UP0).blend(r4, SimdTranspose.BIT0);
-        x = r1; r1 = x.blend(r5.rearrange(SimdTranspose.DOWN0), SimdTranspose.BIT0); r5 = x.rearrange(SimdTranspose.UP0).blend(r5, SimdTranspose.BIT0);
-        x = r2; r2 = x.blend(r6.rearrange(SimdTranspose.DOWN0), SimdTranspose.BIT0); r6 = x.rearrange(SimdTranspose.UP0).blend(r6, SimdTranspose.BIT0);
-        x = r3; r3 = x.blend(r7.rearrange(SimdTranspose.DOWN0), SimdTranspose.BIT0); r7 = x.rearrange(SimdTranspose.UP0).blend(r7, SimdTranspose.BIT0);
-        x = r0; r0 = x.blend(r2.rearrange(SimdTranspose.DOWN1), SimdTranspose.BIT1); r2 = x.rearrange(SimdTranspose.UP1).blend(r2, SimdTranspose.BIT1);
-        x = r1; r1 = x.blend(r3.rearrange(SimdTranspose.DOWN1), SimdTranspose.BIT1); r3 = x.rearrange(SimdTranspose.UP1).blend(r3, SimdTranspose.BIT1);
-        x = r4; r4 = x.blend(r6.rearrange(SimdTranspose.DOWN1), SimdTranspose.BIT1); r6 = x.rearrange(SimdTranspose.UP1).blend(r6, SimdTranspose.BIT1);
-        x = r5; r5 = x.blend(r7.rearrange(SimdTranspose.DOWN1), SimdTranspose.BIT1); r7 = x.rearrange(SimdTranspose.UP1).blend(r7, SimdTranspose.BIT1);
-        x = r0; r0 = x.blend(r1.rearrange(SimdTranspose.DOWN2), SimdTranspose.BIT2); r1 = x.rearrange(SimdTranspose.UP2).blend(r1, SimdTranspose.BIT2);
-        x = r2; r2 = x.blend(r3.rearrange(SimdTranspose.DOWN2), SimdTranspose.BIT2); r3 = x.rearrange(SimdTranspose.UP2).blend(r3, SimdTranspose.BIT2);
-        x = r4; r4 = x.blend(r5.rearrange(SimdTranspose.DOWN2), SimdTranspose.BIT2); r5 = x.rearrange(SimdTranspose.UP2).blend(r5, SimdTranspose.BIT2);
-        x = r6; r6 = x.blend(r7.rearrange(SimdTranspose.DOWN2), SimdTranspose.BIT2); r7 = x.rearrange(SimdTranspose.UP2).blend(r7, SimdTranspose.BIT2);
-        r0.intoArray(out, d);
-        r1.intoArray(out, d + 6);
-        r2.intoArray(out, d + 12);
-        r3.intoArray(out, d + 18);
-        r4.intoArray(out, d + 24);
-        r5.intoArray(out, d + 30);
-        r6.intoArray(out, d + 36);
-        r7.intoArray(out, d + 42);
     }
 }

@@ -44,9 +44,9 @@ final class SimdTranspose {
      * (DOWN[r]); the upper row takes, in the lanes with bit s clear, the lower row's lanes s above (UP[r]). Null at
      * other widths.
      */
-    static final VectorShuffle<Float> DOWN0 = shuffle8(4, true), DOWN1 = shuffle8(2, true), DOWN2 = shuffle8(1, true);
-    static final VectorShuffle<Float> UP0 = shuffle8(4, false), UP1 = shuffle8(2, false), UP2 = shuffle8(1, false);
-    static final VectorMask<Float> BIT0 = bit8(4), BIT1 = bit8(2), BIT2 = bit8(1);
+    private static final VectorShuffle<Float> DOWN0 = shuffle8(4, true), DOWN1 = shuffle8(2, true), DOWN2 = shuffle8(1, true);
+    private static final VectorShuffle<Float> UP0 = shuffle8(4, false), UP1 = shuffle8(2, false), UP2 = shuffle8(1, false);
+    private static final VectorMask<Float> BIT0 = bit8(4), BIT1 = bit8(2), BIT2 = bit8(1);
 
     private static VectorShuffle<Float> shuffle8(int s, boolean down) {
         if (L != 8) return null;
@@ -125,6 +125,43 @@ final class SimdTranspose {
         r5.intoArray(out, 40);
         r6.intoArray(out, 48);
         r7.intoArray(out, 56);
+    }
+
+    /**
+     * 8 lanes only: out[d + t*6 + j] = alpha * a[off + j*lda + t] for j < 6, t < 8, an A panel's 8 k steps for the
+     * AVX2 micro-kernel; writes out[d + 48] and out[d + 49] too (garbage the next k steps overwrite). {@link #block8}'s
+     * rounds, with rows 6 and 7 zero and the stores 6 floats apart (written out again: the rounds cannot be a shared
+     * method without passing eight vectors across a call, which boxes them where C2 does not inline it).
+     */
+    static void panel6x8(MemorySegment a, long off, long lda, float alpha, float[] out, int d) {
+        FloatVector r0 = FloatVector.fromMemorySegment(S, a, off * 4, NO).mul(alpha);
+        FloatVector r1 = FloatVector.fromMemorySegment(S, a, (off + lda) * 4, NO).mul(alpha);
+        FloatVector r2 = FloatVector.fromMemorySegment(S, a, (off + 2 * lda) * 4, NO).mul(alpha);
+        FloatVector r3 = FloatVector.fromMemorySegment(S, a, (off + 3 * lda) * 4, NO).mul(alpha);
+        FloatVector r4 = FloatVector.fromMemorySegment(S, a, (off + 4 * lda) * 4, NO).mul(alpha);
+        FloatVector r5 = FloatVector.fromMemorySegment(S, a, (off + 5 * lda) * 4, NO).mul(alpha);
+        FloatVector r6 = FloatVector.zero(S), r7 = FloatVector.zero(S);
+        FloatVector x;
+        x = r0; r0 = x.blend(r4.rearrange(DOWN0), BIT0); r4 = x.rearrange(UP0).blend(r4, BIT0);
+        x = r1; r1 = x.blend(r5.rearrange(DOWN0), BIT0); r5 = x.rearrange(UP0).blend(r5, BIT0);
+        x = r2; r2 = x.blend(r6.rearrange(DOWN0), BIT0); r6 = x.rearrange(UP0).blend(r6, BIT0);
+        x = r3; r3 = x.blend(r7.rearrange(DOWN0), BIT0); r7 = x.rearrange(UP0).blend(r7, BIT0);
+        x = r0; r0 = x.blend(r2.rearrange(DOWN1), BIT1); r2 = x.rearrange(UP1).blend(r2, BIT1);
+        x = r1; r1 = x.blend(r3.rearrange(DOWN1), BIT1); r3 = x.rearrange(UP1).blend(r3, BIT1);
+        x = r4; r4 = x.blend(r6.rearrange(DOWN1), BIT1); r6 = x.rearrange(UP1).blend(r6, BIT1);
+        x = r5; r5 = x.blend(r7.rearrange(DOWN1), BIT1); r7 = x.rearrange(UP1).blend(r7, BIT1);
+        x = r0; r0 = x.blend(r1.rearrange(DOWN2), BIT2); r1 = x.rearrange(UP2).blend(r1, BIT2);
+        x = r2; r2 = x.blend(r3.rearrange(DOWN2), BIT2); r3 = x.rearrange(UP2).blend(r3, BIT2);
+        x = r4; r4 = x.blend(r5.rearrange(DOWN2), BIT2); r5 = x.rearrange(UP2).blend(r5, BIT2);
+        x = r6; r6 = x.blend(r7.rearrange(DOWN2), BIT2); r7 = x.rearrange(UP2).blend(r7, BIT2);
+        r0.intoArray(out, d);
+        r1.intoArray(out, d + 6);
+        r2.intoArray(out, d + 12);
+        r3.intoArray(out, d + 18);
+        r4.intoArray(out, d + 24);
+        r5.intoArray(out, d + 30);
+        r6.intoArray(out, d + 36);
+        r7.intoArray(out, d + 42);
     }
 
     /**
