@@ -1,6 +1,7 @@
 package dev.tessera.vit.model;
 
 import dev.tessera.engine.kernels.Parallel;
+import dev.tessera.engine.tensor.Workspace;
 
 /**
  * How many workers a batch is split between, each running its part a chunk at a time ({@link BatchChunks}) on
@@ -29,19 +30,40 @@ public final class DataParallel {
      * unless each worker gets at least a chunk's worth of tokens.
      */
     public static int training(VisionTransformer vit, int batch) {
-        int threads = available();
-        if (threads < 2 || vit.parameters().count() > MAX_PARAMETERS) return 1;
-        if ((long) batch * vit.config().tokens() < (long) threads * BatchChunks.tokensPerChunk()) return 1;
+        int threads = available(vit);
+        if (threads < 2 || (long) batch * vit.config().tokens() < (long) threads * BatchChunks.tokensPerChunk()) return 1;
         return Math.min(threads, batch);
     }
 
     /** Workers for an inference pass over {@code chunks} chunks: one per chunk, at most one per thread. */
     public static int inference(VisionTransformer vit, int chunks) {
-        if (vit.parameters().count() > MAX_PARAMETERS) return 1;
-        return Math.max(1, Math.min(available(), chunks));
+        return Math.max(1, Math.min(available(vit), chunks));
     }
 
-    private static int available() {
-        return !ENABLED || Parallel.inParallelRegion() ? 1 : Parallel.threads();
+    /** Threads this model's batches may be split between: 1 when off, nested, or for a model above the bound. */
+    private static int available(VisionTransformer vit) {
+        if (!ENABLED || Parallel.inParallelRegion() || vit.parameters().count() > MAX_PARAMETERS) return 1;
+        return Parallel.threads();
+    }
+
+    /** One worker's share of a split run: worker {@code w} of the run, in its own workspace. */
+    @FunctionalInterface
+    public interface Task {
+        void run(int w, Workspace own);
+    }
+
+    /**
+     * Runs task for workers 0 .. workers - 1 as tasks of the kernel pool, worker w in {@code ws.forWorker(w)}. The
+     * workspaces are fetched here, before the fork: a workspace makes its workers' on first use and is not thread-safe.
+     */
+    public static void forEachWorker(Workspace ws, int workers, Task task) {
+        Workspace[] spaces = new Workspace[workers];
+        for (int w = 0; w < workers; w++) spaces[w] = ws.forWorker(w);
+        Parallel.forEach(workers, w -> task.run(w, spaces[w]));
+    }
+
+    /** Where worker w's contiguous share of n items starts (shares differ by at most one); share(n, workers, workers) is n. */
+    public static int share(int n, int workers, int w) {
+        return (int) ((long) n * w / workers);
     }
 }

@@ -113,13 +113,10 @@ public final class VisionTransformer implements AutoCloseable {
         Tensor logits = ws.allocate(batch, config.numClasses());
         // Mapped weights released after each block would be unloaded under another worker's feet.
         int workers = releaseAfterUse ? 1 : DataParallel.inference(this, chunks);
-        dev.tessera.engine.tensor.Workspace[] spaces = new dev.tessera.engine.tensor.Workspace[workers];
-        for (int w = 0; w < workers; w++) spaces[w] = ws.forWorker(w);
         // Worker w takes a contiguous run of chunks; each writes only its own rows of the logits.
-        dev.tessera.engine.kernels.Parallel.forEach(workers, w -> {
-            dev.tessera.engine.tensor.Workspace own = spaces[w];
+        DataParallel.forEachWorker(ws, workers, (w, own) -> {
             Tape t = w == 0 ? tape : Tape.of(own, false, tape.kernels());
-            for (int q = (int) ((long) chunks * w / workers), qEnd = (int) ((long) chunks * (w + 1) / workers); q < qEnd; q++) {
+            for (int q = DataParallel.share(chunks, workers, w), qEnd = DataParallel.share(chunks, workers, w + 1); q < qEnd; q++) {
                 int i0 = q * per, i1 = Math.min(batch, i0 + per);
                 dev.tessera.engine.tensor.Workspace.Mark m = own.mark();
                 logits.slice(0, i0, i1).copyFrom(forwardWithTokens(t, images.slice(0, i0, i1), 0).logits());

@@ -9,7 +9,6 @@ import dev.tessera.engine.tensor.TensorException;
 import dev.tessera.engine.tensor.Workspace;
 import dev.tessera.engine.kernels.KernelProvider;
 import dev.tessera.engine.kernels.Kernels;
-import dev.tessera.engine.kernels.Parallel;
 import dev.tessera.engine.nn.Parameter;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -85,46 +84,36 @@ public final class TrainingStep {
         vit.parameters().zeroGrad();
         int parts = Math.max(1, Math.min(workers, batch));
         Part[] done = new Part[parts];
-        if (parts == 1) {
-            done[0] = runPart(vit, ws, null, images, 0, batch, batch, labels, soft, smoothing, seed, perChunk);
-        } else {
-            List<Parameter> trainable = vit.parameters().all().stream().filter(q -> q.grad() != null).toList();
-            Workspace[] spaces = new Workspace[parts];
-            for (int w = 0; w < parts; w++) spaces[w] = ws.forWorker(w);
-            List<Map<Tensor, Tensor>> grads = new ArrayList<>();
-            for (int w = 0; w < parts; w++) grads.add(null);
-            Parallel.forEach(parts, w -> {
-                Workspace own = spaces[w];
-                Map<Tensor, Tensor> gradsOf = null;
-                if (w > 0) {
-                    // Allocated by the worker that fills them, so that they start in its core's cache.
-                    own.reset();
-                    gradsOf = new IdentityHashMap<>();
-                    for (Parameter q : trainable) gradsOf.put(q.value(), own.zeros(q.value().shape()));
-                    grads.set(w, gradsOf);
-                }
-                int from = (int) ((long) batch * w / parts), to = (int) ((long) batch * (w + 1) / parts);
-                done[w] = runPart(vit, own, gradsOf, images, from, to, batch, labels, soft, smoothing, seed, perChunk);
-            });
-            boolean finite = true;
-            for (Part d : done) finite &= Float.isFinite(d.firstBadLoss());
-            if (finite) {
-                Kernels k = KernelProvider.get();
-                for (int w = 1; w < parts; w++) {
-                    for (Parameter q : trainable) {
-                        Tensor g = q.grad(), r = grads.get(w).get(q.value());
-                        k.add(g.segment(), g.offset(), r.segment(), r.offset(), g.segment(), g.offset(), g.numel());
-                    }
-                }
+        List<Parameter> trainable = parts == 1 ? List.of() : vit.parameters().all().stream().filter(q -> q.grad() != null).toList();
+        List<Map<Tensor, Tensor>> grads = new ArrayList<>(java.util.Collections.nCopies(parts, null));
+        DataParallel.forEachWorker(ws, parts, (w, own) -> {
+            Map<Tensor, Tensor> gradsOf = null;
+            if (w > 0) {
+                // Allocated by the worker that fills them, so that they start in its core's cache.
+                own.reset();
+                gradsOf = new IdentityHashMap<>();
+                for (Parameter q : trainable) gradsOf.put(q.value(), own.zeros(q.value().shape()));
+                grads.set(w, gradsOf);
             }
-        }
+            done[w] = runPart(vit, own, gradsOf, images, DataParallel.share(batch, parts, w), DataParallel.share(batch, parts, w + 1),
+                    batch, labels, soft, smoothing, seed, perChunk);
+        });
         float lossSum = 0f;
         int correct = 0;
+        Part bad = null;
         for (Part d : done) {
+            lossSum += d.lossSum();
             correct += d.correct();
-            if (!Float.isFinite(d.firstBadLoss())) return new Result(d.firstBadLoss(), Double.NaN, correct);
+            if (bad == null && !Float.isFinite(d.firstBadLoss())) bad = d;
         }
-        for (Part d : done) lossSum += d.lossSum();
+        if (bad != null) return new Result(bad.firstBadLoss(), Double.NaN, correct);
+        Kernels k = KernelProvider.get();
+        for (int w = 1; w < parts; w++) {
+            for (Parameter q : trainable) {
+                Tensor g = q.grad(), r = grads.get(w).get(q.value());
+                k.add(g.segment(), g.offset(), r.segment(), r.offset(), g.segment(), g.offset(), g.numel());
+            }
+        }
         double norm = GradClip.clipGlobalNorm(vit.parameters().all(), clipNorm > 0 ? clipNorm : Double.MAX_VALUE);
         if (Double.isFinite(norm)) opt.step(lr);
         return new Result(lossSum, norm, correct);
