@@ -18,7 +18,8 @@ import java.util.List;
  *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N[:BATCH:HEADS:HEADDIM] (12 heads of 64, forward)
  *             | attnbwd:N (its backward pass alone)
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
- *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:recipe (today's
+ *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:plain128 (the same
+ *             shape without them: TrainStepBenchmark's D=128 step) | train:recipe (today's
  *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
  *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE[@BATCH] (batch 1 by default) | row:KERNEL[:ROWS]
  *             (copy, layernorm, softmax, gelu, gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved
@@ -142,7 +143,7 @@ public class SideBySide {
                 default -> throw new IllegalArgumentException("unknown row kernel " + w);
             };
         }
-        if (w.equals("train") || w.equals("train:128") || w.equals("train:recipe") || w.equals("eval") || w.equals("eval:128") || w.startsWith("infer:")) {
+        if (w.equals("train") || w.equals("train:128") || w.equals("train:plain128") || w.equals("train:recipe") || w.equals("eval") || w.equals("eval:128") || w.startsWith("infer:")) {
             Class<?> vitClass = l.loadClass("dev.tessera.vit.model.VisionTransformer");
             // Chunking reads its property (tessera.chunk.tokens) once: initialise it while this setting's are set.
             Class.forName("dev.tessera.vit.model.BatchChunks", true, l);
@@ -164,7 +165,7 @@ public class SideBySide {
                 return () -> invoke(logits, vit, in, batch);
             }
             Class<?> cfgClass = l.loadClass("dev.tessera.vit.model.ViTConfig");
-            boolean recipe = w.startsWith("train:"), today = w.equals("train:recipe"), small = recipe || w.equals("eval:128");
+            boolean plain = w.equals("train:plain128"), recipe = w.startsWith("train:") && !plain, today = w.equals("train:recipe"), small = recipe || plain || w.equals("eval:128");
             Object cfg = cfgClass.getMethod("of", int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class)
                     .invoke(null, 28, 28, 1, 4, small ? 128 : 192, today ? 4 : 6, small ? 4 : 3, today ? 512 : small ? 256 : 768, 10);
             if (recipe) cfg = cfgClass.getMethod("withSmallDataMethods", boolean.class, boolean.class).invoke(cfg, true, true);

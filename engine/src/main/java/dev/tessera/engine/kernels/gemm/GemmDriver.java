@@ -96,13 +96,7 @@ public final class GemmDriver {
 
     private final class Buffers {
         MemorySegment b = MemorySegment.NULL;
-        float[] a = new float[0], shared = new float[0], rowsB = new float[0], panelB = new float[0];
-
-        /** Scratch for a transposed B panel: its stored rows, then the panel itself. */
-        float[] rowsB(int floats) {
-            if (rowsB.length < floats) { rowsB = new float[floats]; panelB = new float[floats]; }
-            return rowsB;
-        }
+        float[] a = new float[0], shared = new float[0];
 
         /** All of A packed at once, read by every worker: owned by the calling thread. */
         float[] shared(long floats) {
@@ -385,22 +379,9 @@ public final class GemmDriver {
             uk.packB(b, bOff + (long) pc * ldb + j0, ldb, kc, nc, bp, 0);
             return;
         }
-        // B(p, j) at bOff + j*ldb + p: the nr stored rows of each panel are bulk-copied to the heap, transposed there
-        // and the panel copied back in one piece. Element-wise segment accesses cost several times array ones, and
-        // this path carries every linear layer of a mapped PyTorch checkpoint (weights stored (out, in)).
-        Buffers buf = buffers.get();
-        float[] rows = buf.rowsB(nr * kc), panel = buf.panelB;
-        for (int jr = 0; jr < nc; jr += nr) {
-            int cols = Math.min(nr, nc - jr);
-            long base = (long) (jr / nr) * nr * kc;
-            for (int j = 0; j < cols; j++) MemorySegment.copy(b, F, (bOff + (long) (j0 + jr + j) * ldb + pc) * 4, rows, j * kc, kc);
-            for (int j = cols; j < nr; j++) java.util.Arrays.fill(rows, j * kc, (j + 1) * kc, 0f);
-            for (int p = 0; p < kc; p++) {
-                int d = p * nr;
-                for (int j = 0; j < nr; j++) panel[d + j] = rows[j * kc + p];
-            }
-            MemorySegment.copy(panel, 0, bp, F, base * 4, nr * kc);
-        }
+        // B(p, j) at bOff + j*ldb + p: each stored row (a column of B, a row of PyTorch's (out, in) weight, or of W
+        // for an input gradient dx = dy W^T) is a run of k steps, turned into panels in register blocks.
+        uk.packBT(b, bOff + (long) j0 * ldb + pc, ldb, kc, nc, bp, 0);
     }
 
     private static void scaleC(int m, int n, float beta, MemorySegment c, long cOff, long ldc) {

@@ -39,6 +39,13 @@ public interface MicroKernel {
     void packB(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst);
 
     /**
+     * Packs B stored transposed (column j of B is a run of floats, ldb apart from the next) into the panels of
+     * {@link #packB}: bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + j*ldb + p] for p < kc, j < cols; 0 up to whole
+     * panels. Offsets in floats.
+     */
+    void packBT(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst);
+
+    /**
      * Packs A as stored (rows lda apart) into panels of mr rows: ap[dst + (i/mr)*mr*kc + p*mr + i%mr] =
      * alpha * a[src + i*lda + p] for p < kc, i < rows; zero up to whole panels. mr may be another kernel's. May write
      * scratch values past a panel's end that the next panel overwrites, never past the last panel.

@@ -19,6 +19,14 @@ abstract class SimdMicroKernel implements MicroKernel {
         SimdPack.panelB(b, src, ldb, kc, cols, 2 * L, bp, dst);
     }
 
+    /** One L x L block per thread for {@link SimdPack#panelsBT} at widths other than 8 lanes. */
+    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[L * L]);
+
+    @Override
+    public final void packBT(MemorySegment b, long src, long ldb, int kc, int cols, MemorySegment bp, long dst) {
+        SimdPack.panelsBT(b, src, ldb, kc, cols, 2 * L, bp, dst, BLOCK.get());
+    }
+
     @Override
     public final void packA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         SimdPack.panelsA(a, src, lda, kc, rows, mr, alpha, ap, dst);

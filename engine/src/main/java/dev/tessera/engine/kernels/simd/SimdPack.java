@@ -45,6 +45,35 @@ final class SimdPack {
     }
 
     /**
+     * Panels of nr columns from B stored transposed (its columns as rows, ldb apart, as PyTorch stores a linear layer's
+     * weight): bp[dst + (j/nr)*nr*kc + p*nr + j%nr] = b[src + j*ldb + p] for j < cols and p < kc, 0 up to whole panels.
+     * L stored rows by L k steps at a time through {@link SimdTranspose#toRows}; what is left of kc, and a last group of
+     * fewer than L rows, element by element. Element by element throughout (by way of a heap copy), this was 2-3% of the
+     * D = 128 and D = 192 training steps, whose input gradients multiply by W^T for every chunk.
+     */
+    static void panelsBT(MemorySegment b, long src, long ldb, int kc, int cols, int nr, MemorySegment bp, long dst, float[] heapBlock) {
+        int panels = (cols + nr - 1) / nr, wholeK = kc / L * L;
+        for (int q = 0; q < panels; q++) {
+            long panel = dst + (long) q * nr * kc;
+            for (int jb = 0; jb < nr; jb += L) {
+                int j = q * nr + jb, rows = Math.min(L, cols - j);
+                if (rows == L) {
+                    long row = src + (long) j * ldb;
+                    for (int p = 0; p < wholeK; p += L) SimdTranspose.toRows(b, row + p, ldb, bp, panel + (long) p * nr + jb, nr, heapBlock);
+                    for (int i = 0; i < L; i++) {
+                        for (int p = wholeK; p < kc; p++) bp.setAtIndex(ValueLayout.JAVA_FLOAT, panel + (long) p * nr + jb + i, b.getAtIndex(ValueLayout.JAVA_FLOAT, row + i * ldb + p));
+                    }
+                } else {
+                    for (int i = 0; i < L; i++) {
+                        long r = src + (long) (j + i) * ldb;
+                        for (int p = 0; p < kc; p++) bp.setAtIndex(ValueLayout.JAVA_FLOAT, panel + (long) p * nr + jb + i, i < rows ? b.getAtIndex(ValueLayout.JAVA_FLOAT, r + p) : 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Panels of mr rows from A transposed: ap[dst + (i/mr)*mr*kc + p*mr + i%mr] = alpha * a[src + p*lda + i] for
      * i < rows and p < kc, zero up to whole panels. Row p of the stored A is read front to back (panel by panel, it
      * was read 48 bytes per row and a row apart, which the prefetchers did not follow: 27% of a TN GEMM's time).
