@@ -95,6 +95,8 @@ final class QueryLaneAttention {
      * {@link #backwardOnMicroKernel}); null where the hand-written 8 x 2 panels below run.
      */
     private final MicroKernel micro;
+    /** Short sequences' heads whole ({@link WholeHeadAttention}), with the same micro-kernel; null with the panels. */
+    private final WholeHeadAttention whole;
 
     /**
      * A micro-kernel that takes packed panels of A also runs attention's products: on AVX2 (16 registers) the
@@ -106,6 +108,7 @@ final class QueryLaneAttention {
     QueryLaneAttention(MicroKernel micro) {
         String products = System.getProperty("tessera.attention.products", "auto");  // auto | micro | panels, for tests and comparisons
         this.micro = products.equals("micro") || products.equals("auto") && !micro.prefersRowsOfA() ? micro : null;
+        this.whole = this.micro == null ? null : new WholeHeadAttention(micro);
     }
 
     boolean onMicroKernel() { return micro != null; }
@@ -125,6 +128,10 @@ final class QueryLaneAttention {
 
     void forward(AttentionShape s, MemorySegment q, long qOff, MemorySegment k, long kOff, MemorySegment v, long vOff,
                  float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment lse, long lseOff) {
+        if (whole != null && whole.takes(s.tokens())) {
+            whole.forward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, lse, lseOff);
+            return;
+        }
         if (micro != null) {
             forwardOnMicroKernel(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, lse, lseOff);
             return;
@@ -292,6 +299,11 @@ final class QueryLaneAttention {
                   float[] scale, MemorySegment mask, long maskOff, MemorySegment o, long oOff, MemorySegment dO, long dOOff,
                   MemorySegment lse, long lseOff, MemorySegment dq, long dqOff, MemorySegment dk, long dkOff,
                   MemorySegment dv, long dvOff, double[] dScale, boolean add) {
+        if (whole != null && whole.takes(s.tokens())) {
+            whole.backward(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff,
+                    dq, dqOff, dk, dkOff, dv, dvOff, dScale, add);
+            return;
+        }
         if (micro != null) {
             backwardOnMicroKernel(s, q, qOff, k, kOff, v, vOff, scale, mask, maskOff, o, oOff, dO, dOOff, lse, lseOff,
                     dq, dqOff, dk, dkOff, dv, dvOff, dScale, add);
