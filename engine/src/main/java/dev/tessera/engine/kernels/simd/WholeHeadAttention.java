@@ -21,10 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The query-lane kernel ({@link QueryLaneAttention}) tiles keys and queries for long sequences, where the N x N
  * scores must not be held. At a small image's N = 50 its tiling is mostly fixed costs: a block of 16 queries pads 50 to
  * 64, and every block transposes its queries in, its output back, and rescales; the products ran at a fifth of the
- * micro-kernel's speed (a D = 128 training step spent 28% of its time in attention, about 10% of its flops). Here the
- * scratch of a head is 3 N x N floats (50 KiB at N = 64, in L2), a constant bound below
- * {@code -Dtessera.attention.wholeHeadTokens} (64 tokens by default; 0 turns this path off), above which the tiled
- * kernel runs. Memory per head stays O(N d) for the sequences it takes (N at most 64 and d is a head dimension).
+ * micro-kernel's speed (a D = 128 training step spent 28% of its time in attention, about 10% of its flops). Here each
+ * thread holds one head's 3 N x N floats at a time (50 KiB at N = 64, in L2), never a batch's: N is bounded by
+ * {@code -Dtessera.attention.wholeHeadTokens} (64 by default; 0 turns this path off), above which the tiled kernel,
+ * O(N d) per head, runs.
  */
 final class WholeHeadAttention {
     private static final VectorSpecies<Float> S = SimdSpecies.FLOAT;
@@ -174,7 +174,7 @@ final class WholeHeadAttention {
             }
             SimdMath.expShift(w, lay.p(), w, lay.p(), (long) n * nk, 0f, false);
             double ds = 0;
-            for (int i = 0; i < n; i++) ds += ds(w, lay, i, sc, SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d));
+            for (int i = 0; i < n; i++) ds += dsRow(w, lay, i, sc, SimdKernels.dot(dO, dOOff + obase + i * s.oN(), o, oOff + obase + i * s.oN(), d));
             // dQ = (scale dS) K
             float[] dsr = room.rows(lay.nm() * nk);
             MemorySegment.copy(w, F, lay.dp() * 4, dsr, 0, n * nk);
@@ -204,7 +204,7 @@ final class WholeHeadAttention {
     }
 
     /** Row i: dS = P (dP - D), stored times the scale in dP's place. Returns the row's sum(dS * S) (the scale's gradient). */
-    private static float ds(MemorySegment w, Layout lay, int i, float sc, float dot) {
+    private static float dsRow(MemorySegment w, Layout lay, int i, float sc, float dot) {
         int nk = lay.nk();
         FloatVector acc = FloatVector.zero(S);
         long s = lay.s() + (long) i * nk, p = lay.p() + (long) i * nk, dp = lay.dp() + (long) i * nk;
