@@ -278,7 +278,10 @@ public final class VisionTransformer implements AutoCloseable {
 
     /**
      * Packs every linear weight once into the GEMM's panel layout, for a frozen model that will run many forwards;
-     * mapped originals' pages are released afterwards (they fault back in only if something reads them). Returns the
+     * mapped originals are copied one at a time into a staging buffer of our own and packed from there (no mapped
+     * segment may reach a vector kernel: see {@link Linear#prepack(dev.tessera.engine.kernels.Kernels,
+     * java.lang.foreign.Arena, java.lang.foreign.MemorySegment)}), and their pages released afterwards (they fault
+     * back in only if something reads them). Returns the
      * bytes of packed weights.
      */
     public long prepackWeights() {
@@ -288,10 +291,14 @@ public final class VisionTransformer implements AutoCloseable {
         for (EncoderBlock b : blocks) layers.addAll(java.util.List.of(b.qkv, b.proj, b.fc1, b.fc2));
         if (preLogits != null) layers.add(preLogits);
         layers.add(head);
-        long bytes = 0;
-        for (Linear l : layers) {
-            bytes += l.prepack(k, params.arena());
-            l.unloadMappedWeight();
+        long bytes = 0, staged = 0;
+        for (Linear l : layers) staged = Math.max(staged, l.stagingFloats());
+        try (java.lang.foreign.Arena staging = java.lang.foreign.Arena.ofShared()) {
+            java.lang.foreign.MemorySegment buffer = staged == 0 ? null : dev.tessera.engine.tensor.OffHeap.allocateFloats(staging, staged);
+            for (Linear l : layers) {
+                bytes += l.prepack(k, params.arena(), buffer);
+                l.unloadMappedWeight();
+            }
         }
         return bytes;
     }
