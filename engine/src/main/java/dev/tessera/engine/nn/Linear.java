@@ -58,6 +58,10 @@ public final class Linear {
         java.lang.foreign.MemorySegment src = w.segment();
         long off = w.offset();
         if (src.isMapped()) {
+            if (staging == null || staging.byteSize() < w.numel() * 4) {
+                throw new IllegalArgumentException("prepack " + weight.name() + ": a mapped weight " + w.shapeString() + " needs a staging buffer of "
+                        + w.numel() * 4 + " bytes, got " + (staging == null ? "none" : staging.byteSize() + " bytes"));
+            }
             java.lang.foreign.MemorySegment.copy(src, off * 4, staging, 0, w.numel() * 4);
             src = staging;
             off = 0;
