@@ -19,7 +19,7 @@ abstract class SimdMicroKernel implements MicroKernel {
         SimdPack.panelB(b, src, ldb, kc, cols, 2 * L, bp, dst);
     }
 
-    /** One L x L block per thread for {@link SimdPack#panelsBT} at widths other than 8 lanes. */
+    /** One L x L block per thread for {@link SimdPack#panelsBT}'s register transposes. */
     private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[L * L]);
 
     @Override
