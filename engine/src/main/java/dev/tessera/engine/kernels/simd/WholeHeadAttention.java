@@ -1,7 +1,5 @@
 package dev.tessera.engine.kernels.simd;
 
-import static jdk.incubator.vector.VectorOperators.MAX;
-
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.gemm.MicroKernel;
 import dev.tessera.engine.tensor.OffHeap;
@@ -40,6 +38,8 @@ final class WholeHeadAttention {
     private static final class Scratch {
         MemorySegment seg = MemorySegment.NULL;
         float[] a = new float[0], inv = new float[0], rows = new float[0];
+        /** L floats for SimdKernels.max's lanes. */
+        final float[] lanes = new float[L];
 
         MemorySegment seg(long floats) {
             if (seg.byteSize() < floats * 4) seg = OffHeap.allocateFloats(ARENA, floats);
@@ -94,10 +94,10 @@ final class WholeHeadAttention {
             product(ap, d, lay.nm(), w, lay.kT(), nr, (long) nr * d, nk, w, lay.s(), nk);
             // P = e^(S + mask - max) unnormalised, each row's 1 / sum kept for O
             float[] inv = room.inv(n);
-            for (int i = 0; i < n; i++) inv[i] = shiftRow(w, lay.s() + (long) i * nk, n, nk, mask, maskOff + (long) i * n);
+            for (int i = 0; i < n; i++) inv[i] = shiftRow(w, lay.s() + (long) i * nk, n, nk, mask, maskOff + (long) i * n, room.lanes);
             SimdMath.expShift(w, lay.s(), w, lay.s(), (long) n * nk, 0f, false);
             for (int i = 0; i < n; i++) {
-                float sum = rowSum(w, lay.s() + (long) i * nk, nk), max = inv[i];
+                float sum = SimdKernels.sum(w, lay.s() + (long) i * nk, nk), max = inv[i];
                 lse.setAtIndex(F, lseRow + i, sum > 0 ? (float) (max + Math.log(sum)) : Float.NEGATIVE_INFINITY);
                 inv[i] = sum > 0 ? 1f / sum : 0f;
             }
@@ -115,23 +115,15 @@ final class WholeHeadAttention {
      * -inf, the row's max subtracted. Returns the max (-inf for a row with every key masked, which is then left
      * unshifted: e^-inf = 0, no NaN).
      */
-    private static float shiftRow(MemorySegment w, long row, int n, int nk, MemorySegment mask, long maskRow) {
+    private static float shiftRow(MemorySegment w, long row, int n, int nk, MemorySegment mask, long maskRow, float[] lanes) {
         if (mask != null) addRow(w, row, mask, maskRow, n);
         QueryLaneAttention.fill(w, row + n, nk - n, Float.NEGATIVE_INFINITY);
-        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < nk; j += L) m = FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).max(m);
-        float max = m.reduceLanes(MAX);
+        float max = SimdKernels.max(w, row, nk, lanes);
         if (max != Float.NEGATIVE_INFINITY) {
             FloatVector shift = FloatVector.broadcast(S, max);
             for (int j = 0; j < nk; j += L) FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).sub(shift).intoMemorySegment(w, (row + j) * 4, NO);
         }
         return max;
-    }
-
-    private static float rowSum(MemorySegment w, long row, int nk) {
-        FloatVector acc = FloatVector.zero(S);
-        for (int j = 0; j < nk; j += L) acc = FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).add(acc);
-        return acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
 
     /** w[row + j] += x[at + j] for j < n. */
