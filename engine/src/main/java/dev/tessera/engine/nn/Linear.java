@@ -36,8 +36,10 @@ public final class Linear {
      * {@code arena}. Returns the bytes used, 0 when the kernels have no packed path.
      */
     public long prepack(dev.tessera.engine.kernels.Kernels k, java.lang.foreign.Arena arena) {
+        long staged = stagingFloats();
+        if (staged == 0) return prepack(k, arena, null);
         try (java.lang.foreign.Arena staging = java.lang.foreign.Arena.ofShared()) {
-            return prepack(k, arena, weight.value().segment().isMapped() ? dev.tessera.engine.tensor.OffHeap.allocateFloats(staging, weight.value().numel()) : null);
+            return prepack(k, arena, dev.tessera.engine.tensor.OffHeap.allocateFloats(staging, staged));
         }
     }
 
