@@ -105,7 +105,7 @@ final class WholeHeadAttention {
             float[] pr = room.rows(lay.nm() * nk);
             MemorySegment.copy(w, F, lay.s() * 4, pr, 0, n * nk);
             rowsProduct(pr, nk, lay, v, vOff + base, s.sN(), w);
-            emitScaled(w, lay, inv, o, oOff + b * s.oB() + h * s.oH(), s.oN());
+            emit(w, lay, inv, o, oOff + b * s.oB() + h * s.oH(), s.oN(), false);
         }, q, k, v, mask, o, lse);
     }
 
@@ -171,15 +171,15 @@ final class WholeHeadAttention {
             float[] dsr = room.rows(lay.nm() * nk);
             MemorySegment.copy(w, F, lay.dp() * 4, dsr, 0, n * nk);
             rowsProduct(dsr, nk, lay, k, kOff + base, s.sN(), w);
-            emit(w, lay, dq, dqOff + base, s.sN(), add);
+            emit(w, lay, null, dq, dqOff + base, s.sN(), add);
             // dK = (scale dS)^T Q
             micro.packAT(w, lay.dp(), nk, n, n, mr, 1f, ap, 0);
             rowsProduct(ap, 0, lay, q, qOff + base, s.sN(), w);
-            emit(w, lay, dk, dkOff + base, s.sN(), add);
+            emit(w, lay, null, dk, dkOff + base, s.sN(), add);
             // dV = P^T dO
             micro.packAT(w, lay.p(), nk, n, n, mr, 1f, ap, 0);
             rowsProduct(ap, 0, lay, dO, dOOff + obase, s.oN(), w);
-            emit(w, lay, dv, dvOff + base, s.sN(), add);
+            emit(w, lay, null, dv, dvOff + base, s.sN(), add);
             perHead[bh] = ds;
         }, q, k, v, mask, o, dO, lse, dq, dk, dv);
         if (dScale != null) for (int bh = 0; bh < perHead.length; bh++) dScale[bh % s.heads()] += perHead[bh];
@@ -237,32 +237,16 @@ final class WholeHeadAttention {
         }
     }
 
-    /** The output product's first n rows, d wide, each times its factor, written into dst's rows (stride apart). */
-    private static void emitScaled(MemorySegment w, Layout lay, float[] f, MemorySegment dst, long at, long stride) {
+    /**
+     * The output product's first n rows, d wide, into dst's rows (stride apart), each times its factor when f is given:
+     * written, or added to.
+     */
+    private static void emit(MemorySegment w, Layout lay, float[] f, MemorySegment dst, long at, long stride, boolean add) {
         int n = lay.n(), d = lay.d(), dn = lay.dn();
         for (int i = 0; i < n; i++) {
             long src = lay.out() + (long) i * dn, row = at + i * stride;
-            FloatVector fi = FloatVector.broadcast(S, f[i]);
-            int j = 0;
-            for (; j <= d - L; j += L) FloatVector.fromMemorySegment(S, w, (src + j) * 4, NO).mul(fi).intoMemorySegment(dst, (row + j) * 4, NO);
-            for (; j < d; j++) dst.setAtIndex(F, row + j, f[i] * w.getAtIndex(F, src + j));
-        }
-    }
-
-    /** The output product's first n rows, d wide, into dst's rows (stride apart): written, or added to. */
-    private static void emit(MemorySegment w, Layout lay, MemorySegment dst, long at, long stride, boolean add) {
-        int n = lay.n(), d = lay.d(), dn = lay.dn();
-        for (int i = 0; i < n; i++) {
-            long src = lay.out() + (long) i * dn, row = at + i * stride;
-            if (!add) {
-                MemorySegment.copy(w, src * 4, dst, row * 4, d * 4L);
-                continue;
-            }
-            int j = 0;
-            for (; j <= d - L; j += L) {
-                FloatVector.fromMemorySegment(S, w, (src + j) * 4, NO).add(FloatVector.fromMemorySegment(S, dst, (row + j) * 4, NO)).intoMemorySegment(dst, (row + j) * 4, NO);
-            }
-            for (; j < d; j++) dst.setAtIndex(F, row + j, dst.getAtIndex(F, row + j) + w.getAtIndex(F, src + j));
+            if (f == null && !add) MemorySegment.copy(w, src * 4, dst, row * 4, d * 4L);
+            else FusedAttention.addScaled(w, src, dst, row, d, f == null ? 1f : f[i], add);
         }
     }
 }
