@@ -539,7 +539,8 @@ public final class SimdKernels extends ScalarKernels {
         chunks(n, (f, t) -> addSerial(a, aOff + f, b, bOff + f, out, outOff + f, t - f), a, b, out);
     }
 
-    private void addSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
+    /** out = a + b over n floats on the calling thread (out may be a or b); whole-head attention's mask rows too. */
+    static void addSerial(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out, long outOff, long n) {
         long i = 0;
         for (; i <= n - L; i += L) FloatVector.fromMemorySegment(S, a, (aOff + i) * 4, NO).add(FloatVector.fromMemorySegment(S, b, (bOff + i) * 4, NO)).intoMemorySegment(out, (outOff + i) * 4, NO);
         for (; i < n; i++) out.setAtIndex(F, outOff + i, a.getAtIndex(F, aOff + i) + b.getAtIndex(F, bOff + i));

@@ -116,7 +116,7 @@ final class WholeHeadAttention {
      * unshifted: e^-inf = 0, no NaN).
      */
     private static float shiftRow(MemorySegment w, long row, int n, int nk, MemorySegment mask, long maskRow, float[] lanes) {
-        if (mask != null) addRow(w, row, mask, maskRow, n);
+        if (mask != null) SimdKernels.addSerial(mask, maskRow, w, row, w, row, n);
         QueryLaneAttention.fill(w, row + n, nk - n, Float.NEGATIVE_INFINITY);
         float max = SimdKernels.max(w, row, nk, lanes);
         if (max != Float.NEGATIVE_INFINITY) {
@@ -124,15 +124,6 @@ final class WholeHeadAttention {
             for (int j = 0; j < nk; j += L) FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO).sub(shift).intoMemorySegment(w, (row + j) * 4, NO);
         }
         return max;
-    }
-
-    /** w[row + j] += x[at + j] for j < n. */
-    private static void addRow(MemorySegment w, long row, MemorySegment x, long at, int n) {
-        int j = 0;
-        for (; j <= n - L; j += L) {
-            FloatVector.fromMemorySegment(S, x, (at + j) * 4, NO).add(FloatVector.fromMemorySegment(S, w, (row + j) * 4, NO)).intoMemorySegment(w, (row + j) * 4, NO);
-        }
-        for (; j < n; j++) w.setAtIndex(F, row + j, w.getAtIndex(F, row + j) + x.getAtIndex(F, at + j));
     }
 
     /**
@@ -191,7 +182,7 @@ final class WholeHeadAttention {
         long s = lay.s() + (long) i * nk, p = lay.p() + (long) i * nk;
         FloatVector vsc = FloatVector.broadcast(S, sc), nl = FloatVector.broadcast(S, -l);
         for (int j = 0; j < nk; j += L) FloatVector.fromMemorySegment(S, w, (s + j) * 4, NO).fma(vsc, nl).intoMemorySegment(w, (p + j) * 4, NO);
-        if (mask != null) addRow(w, p, mask, maskRow, n);
+        if (mask != null) SimdKernels.addSerial(mask, maskRow, w, p, w, p, n);
         QueryLaneAttention.fill(w, p + n, nk - n, Float.NEGATIVE_INFINITY);
     }
 
