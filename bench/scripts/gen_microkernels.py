@@ -18,9 +18,15 @@ def emit_unrolled(w, mr, unroll):
     once per step. Unrolled 3 or 4 times it spilled again (42, 74 GFLOPS). computeRows is the other way round on the
     same CPU: plain 82 GFLOPS, unrolled twice 41; it stays plain, and an unrolled kernel asks for A packed
     (prefersRowsOfA false): one 1576x2304x768 product, one thread, 71.7 ms with packed A against 89.0 with rows.
-    An odd kc's last step is an `if`, not a loop: once a remainder loop had run (any odd kc in the JVM, such as the
-    attention's last key tile at N = 197), C2's code for the whole method was about half as fast on Zen 3, even kc
-    included: 1576x2304x767 took 195 ms against 83 with the `if`, attention at N = 197 5.5-6.0 ms against 2.5-2.7."""
+
+    With 15 of 16 registers taken, C2's allocation of this loop was a coin toss decided by the profile it compiled
+    from: in a third of the JVMs running ViT-B/16 (the same code, the same inputs) it rotated accumulators through
+    spare registers and the stack every step, and the whole forward took 980-1460 ms instead of 430-520 (one thread,
+    batch 1). Two things took the toss away (then 14 JVMs in a row fast: 427-505 ms at one thread, 224-237 at two): the loop runs over B's byte offset with a stride that is not a
+    constant, so it is no counted loop (nothing to unroll, strip-mine or predicate, fewer live integers), and an odd
+    kc's last step is not in this method at all but added to the stored tile afterwards by oddStep, so no branch
+    whose frequency varies sits next to the loop. (A remainder loop here once made the whole method half as fast:
+    1576x2304x767 195 ms against 83; an inline `if` was still part of the toss.)"""
     def step(u):
         # k step p + u: B's row at pb + u * step, A's mr scalars from pa + u * mr.
         pb = "pb" if u == 0 else f"pb + {u} * step"
@@ -30,24 +36,29 @@ def emit_unrolled(w, mr, unroll):
             w(f"            x = FloatVector.broadcast(S, ap[pa + {u * mr + i}]);")
             w(f"            c{i}_0 = x.fma(b0, c{i}_0);")
             w(f"            c{i}_1 = x.fma(b1, c{i}_1);")
+    assert unroll == 2
     w("        FloatVector b0, b1, x;")
-    w("        int p = 0;")
-    w("        for (; p <= kc - U; p += U) {")
+    w("        long pairsEnd = pb + (long) (kc & ~1) * step, stride = U * step;")
+    w("        while (pb < pairsEnd) {")
     for u in range(unroll):
         step(u)
     w(f"            pa += {mr} * U;")
-    w("            pb += U * step;")
+    w("            pb += stride;")
     w("        }")
-    if unroll == 2:
-        w("        if (p < kc) {")
-        step(0)
-        w("        }")
-    else:
-        w("        for (; p < kc; p++) {")
-        step(0)
-        w(f"            pa += {mr};")
-        w("            pb += step;")
-        w("        }")
+
+def emit_odd_step(w, mr):
+    """C += a b for one k step, on a tile already stored: an odd kc's last step (see emit_unrolled)."""
+    w("    /** One k step added to the tile compute stored: the last of an odd kc, kept out of compute's loop. */")
+    w("    private static void oddStep(float[] ap, int pa, MemorySegment bp, long pb, MemorySegment c, long cb, long ld) {")
+    w("        FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);")
+    w("        FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);")
+    w("        FloatVector x;")
+    for i in range(mr):
+        w(f"        x = FloatVector.broadcast(S, ap[pa + {i}]);")
+        w(f"        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + {i} * ld, NO)).intoMemorySegment(c, cb + {i} * ld, NO);")
+        w(f"        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + {i} * ld + VB, NO)).intoMemorySegment(c, cb + {i} * ld + VB, NO);")
+    w("    }")
+    w("")
 
 def emit_store(w, mr, acc):
     # Overwrite only: an accumulating (beta != 0) variant here made the method so large that C2 stopped
@@ -131,8 +142,12 @@ def kernel(mr, unroll):
         w("            pb += step;")
         w("        }")
     emit_store(w, mr, acc)
+    if unroll > 1:
+        w("        if ((kc & 1) != 0) oddStep(ap, pa, bp, pb, c, cb, ld);")
     w("    }")
     w("")
+    if unroll > 1:
+        emit_odd_step(w, mr)
     rows_kernel(w, mr, acc)
     w("}")
     (OUT / f"{cls}.java").write_text("\n".join(L) + "\n")

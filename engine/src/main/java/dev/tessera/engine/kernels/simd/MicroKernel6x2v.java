@@ -28,8 +28,8 @@ final class MicroKernel6x2v extends SimdMicroKernel {
         long pb = bpOff * 4, step = bs * 4;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         FloatVector b0, b1, x;
-        int p = 0;
-        for (; p <= kc - U; p += U) {
+        long pairsEnd = pb + (long) (kc & ~1) * step, stride = U * step;
+        while (pb < pairsEnd) {
             b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
             b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
             x = FloatVector.broadcast(S, ap[pa + 0]);
@@ -71,29 +71,7 @@ final class MicroKernel6x2v extends SimdMicroKernel {
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
             pa += 6 * U;
-            pb += U * step;
-        }
-        if (p < kc) {
-            b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
-            b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
-            x = FloatVector.broadcast(S, ap[pa + 0]);
-            c0_0 = x.fma(b0, c0_0);
-            c0_1 = x.fma(b1, c0_1);
-            x = FloatVector.broadcast(S, ap[pa + 1]);
-            c1_0 = x.fma(b0, c1_0);
-            c1_1 = x.fma(b1, c1_1);
-            x = FloatVector.broadcast(S, ap[pa + 2]);
-            c2_0 = x.fma(b0, c2_0);
-            c2_1 = x.fma(b1, c2_1);
-            x = FloatVector.broadcast(S, ap[pa + 3]);
-            c3_0 = x.fma(b0, c3_0);
-            c3_1 = x.fma(b1, c3_1);
-            x = FloatVector.broadcast(S, ap[pa + 4]);
-            c4_0 = x.fma(b0, c4_0);
-            c4_1 = x.fma(b1, c4_1);
-            x = FloatVector.broadcast(S, ap[pa + 5]);
-            c5_0 = x.fma(b0, c5_0);
-            c5_1 = x.fma(b1, c5_1);
+            pb += stride;
         }
         long cb = cOff * 4, ld = ldc * 4;
         c0_0.intoMemorySegment(c, cb + 0 * ld, NO); c0_1.intoMemorySegment(c, cb + 0 * ld + VB, NO);
@@ -102,6 +80,32 @@ final class MicroKernel6x2v extends SimdMicroKernel {
         c3_0.intoMemorySegment(c, cb + 3 * ld, NO); c3_1.intoMemorySegment(c, cb + 3 * ld + VB, NO);
         c4_0.intoMemorySegment(c, cb + 4 * ld, NO); c4_1.intoMemorySegment(c, cb + 4 * ld + VB, NO);
         c5_0.intoMemorySegment(c, cb + 5 * ld, NO); c5_1.intoMemorySegment(c, cb + 5 * ld + VB, NO);
+        if ((kc & 1) != 0) oddStep(ap, pa, bp, pb, c, cb, ld);
+    }
+
+    /** One k step added to the tile compute stored: the last of an odd kc, kept out of compute's loop. */
+    private static void oddStep(float[] ap, int pa, MemorySegment bp, long pb, MemorySegment c, long cb, long ld) {
+        FloatVector b0 = FloatVector.fromMemorySegment(S, bp, pb, NO);
+        FloatVector b1 = FloatVector.fromMemorySegment(S, bp, pb + VB, NO);
+        FloatVector x;
+        x = FloatVector.broadcast(S, ap[pa + 0]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 0 * ld, NO)).intoMemorySegment(c, cb + 0 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 0 * ld + VB, NO)).intoMemorySegment(c, cb + 0 * ld + VB, NO);
+        x = FloatVector.broadcast(S, ap[pa + 1]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 1 * ld, NO)).intoMemorySegment(c, cb + 1 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 1 * ld + VB, NO)).intoMemorySegment(c, cb + 1 * ld + VB, NO);
+        x = FloatVector.broadcast(S, ap[pa + 2]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 2 * ld, NO)).intoMemorySegment(c, cb + 2 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 2 * ld + VB, NO)).intoMemorySegment(c, cb + 2 * ld + VB, NO);
+        x = FloatVector.broadcast(S, ap[pa + 3]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 3 * ld, NO)).intoMemorySegment(c, cb + 3 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 3 * ld + VB, NO)).intoMemorySegment(c, cb + 3 * ld + VB, NO);
+        x = FloatVector.broadcast(S, ap[pa + 4]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 4 * ld, NO)).intoMemorySegment(c, cb + 4 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 4 * ld + VB, NO)).intoMemorySegment(c, cb + 4 * ld + VB, NO);
+        x = FloatVector.broadcast(S, ap[pa + 5]);
+        x.fma(b0, FloatVector.fromMemorySegment(S, c, cb + 5 * ld, NO)).intoMemorySegment(c, cb + 5 * ld, NO);
+        x.fma(b1, FloatVector.fromMemorySegment(S, c, cb + 5 * ld + VB, NO)).intoMemorySegment(c, cb + 5 * ld + VB, NO);
     }
 
     @Override
