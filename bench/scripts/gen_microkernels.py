@@ -20,7 +20,7 @@ def emit_unrolled(w, mr, unroll):
     (prefersRowsOfA false): one 1576x2304x768 product, one thread, 71.7 ms with packed A against 89.0 with rows.
 
     With 15 of 16 registers taken, C2's allocation of this loop was a coin toss decided by the profile it compiled
-    from: in a third of the JVMs running ViT-B/16 (the same code, the same inputs) it rotated accumulators through
+    from: in 5 of 9 JVMs running ViT-B/16 (the same code, the same inputs) it rotated accumulators through
     spare registers and the stack every step, and the whole forward took 980-1460 ms instead of 430-520 (one thread,
     batch 1). Two things took the toss away (then 14 JVMs in a row fast: 427-505 ms at one thread, 224-237 at two): the loop runs over B's byte offset with a stride that is not a
     constant, so it is no counted loop (nothing to unroll, strip-mine or predicate, fewer live integers), and an odd
