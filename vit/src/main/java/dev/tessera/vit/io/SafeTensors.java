@@ -86,16 +86,20 @@ public final class SafeTensors {
                     }
                     continue;
                 }
+                // Bulk copies out of src, as readInto does: a tensor may be a view of a mapped checkpoint.
                 long count = src.byteSize() / 4;
-                int k = 0;
-                for (long i = 0; i < count; i++) {
-                    float v = src.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
-                    short h = dtype.equals("F16") ? Float.floatToFloat16(v) : bf16(v);
-                    buf[k++] = (byte) h;
-                    buf[k++] = (byte) (h >>> 8);
-                    if (k == buf.length) { out.write(buf, 0, k); k = 0; }
+                boolean half = dtype.equals("F16");
+                float[] floats = new float[buf.length / 2];
+                for (long i = 0; i < count; i += floats.length) {
+                    int part = (int) Math.min(floats.length, count - i);
+                    MemorySegment.copy(src, ValueLayout.JAVA_FLOAT_UNALIGNED, i * 4, floats, 0, part);
+                    for (int j = 0; j < part; j++) {
+                        short h = half ? Float.floatToFloat16(floats[j]) : bf16(floats[j]);
+                        buf[2 * j] = (byte) h;
+                        buf[2 * j + 1] = (byte) (h >>> 8);
+                    }
+                    out.write(buf, 0, 2 * part);
                 }
-                out.write(buf, 0, k);
             }
         }
     }
