@@ -22,10 +22,10 @@ def emit_unrolled(w, mr, unroll):
     With 15 of 16 registers taken, C2's allocation of this loop was a coin toss decided by the profile it compiled
     from: in 5 of 9 JVMs running ViT-B/16 (the same code, the same inputs) it rotated accumulators through
     spare registers and the stack every step, and the whole forward took 980-1460 ms instead of 430-520 (one thread,
-    batch 1). Two things took the toss away (then 14 JVMs in a row fast: 427-505 ms at one thread, 224-237 at two): the loop runs over B's byte offset with a stride that is not a
-    constant, so it is no counted loop (nothing to unroll, strip-mine or predicate, fewer live integers), and an odd
-    kc's last step is not in this method at all but added to the stored tile afterwards by oddStep, so no branch
-    whose frequency varies sits next to the loop. (A remainder loop here once made the whole method half as fast:
+    batch 1). Two things took the toss away (then 14 JVMs in a row fast: 427-505 ms at one thread, 224-237 at two):
+    the loop runs over B's byte offset with a stride that is not a constant, so it is no counted loop (nothing to
+    unroll, strip-mine or predicate, fewer live integers), and an odd kc's last step is not in this method at all but
+    added to the stored tile afterwards by oddStep, so no branch whose frequency varies sits next to the loop. (A remainder loop here once made the whole method half as fast:
     1576x2304x767 195 ms against 83; an inline `if` was still part of the toss.)"""
     def step(u):
         # k step p + u: B's row at pb + u * step, A's mr scalars from pa + u * mr.
