@@ -36,6 +36,7 @@ public final class Summary {
         m.put("l1d_bytes", cpu.l1dBytes());
         m.put("l2_bytes", cpu.l2Bytes());
         m.put("l3_bytes", cpu.l3Bytes());
+        m.put("cache_source", cpu.cacheSource());
         m.put("flags", cpu.flags());
         s.put("machine", m);
         Map<String, Object> j = new LinkedHashMap<>();

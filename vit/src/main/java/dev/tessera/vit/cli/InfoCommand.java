@@ -16,7 +16,7 @@ final class InfoCommand {
         out.printf("JDK          %s %s (%s)%n", System.getProperty("java.vm.name"), Runtime.version(), System.getProperty("java.home"));
         out.printf("CPU          %s%n", cpu.model());
         out.printf("cores        %d (kernel threads: %d)%n", cpu.cores(), Parallel.threads());
-        out.printf("caches       L1d %d KiB, L2 %d KiB (%d-way), L3 %d KiB%n", cpu.l1dBytes() / 1024, cpu.l2Bytes() / 1024, cpu.l2Ways(), cpu.l3Bytes() / 1024);
+        out.printf("caches       L1d %d KiB, L2 %d KiB (%d-way), L3 %d KiB (L2 from %s)%n", cpu.l1dBytes() / 1024, cpu.l2Bytes() / 1024, cpu.l2Ways(), cpu.l3Bytes() / 1024, cpu.cacheSource());
         out.printf("vector width %d bits (%d float lanes)%n", sel.vectorBits(), sel.vectorBits() / 32);
         out.printf("FMA          %s%n", sel.fma() ? "yes" : "no");
         out.printf("kernels      %s%n", sel.kernels().name());
