@@ -32,6 +32,8 @@ public final class GemmDriver {
      * {@code -Dtessera.gemm.directB=false} packs it as before, for comparisons.
      */
     private final boolean directB = !"false".equals(System.getProperty("tessera.gemm.directB"));
+    /** The kernel's choice of A as rows or packed; {@code -Dtessera.gemm.rowsOfA=true|false} overrides it for comparisons. */
+    private final boolean rowsOfA;
 
     public GemmDriver(MicroKernel uk, Blocking blk) {
         this(uk, null, blk);
@@ -48,6 +50,8 @@ public final class GemmDriver {
         this.blk = blk;
         this.mr = uk.mr();
         this.nr = uk.nr();
+        String rows = System.getProperty("tessera.gemm.rowsOfA");
+        this.rowsOfA = rows == null ? uk.prefersRowsOfA() : Boolean.parseBoolean(rows);
     }
 
     public Blocking blocking() { return blk; }
@@ -80,9 +84,11 @@ public final class GemmDriver {
         int threads = flops < 2_000_000 || Parallel.inParallelRegion() || !Parallel.shareable(a, b.segment(), c) ? 1 : Parallel.threads();
         // Without B packing, splitting N costs nothing extra and splitting M re-reads B: prefer N.
         int tn = Math.min(threads, nTiles), tm = Math.max(1, threads / tn);
-        // Every column task takes every row of A. Where the kernel wants A interleaved, pack it once for all and cut
-        // N finer, for balance; where it takes rows as stored (AVX-512), each task copies them, so one task a thread.
-        boolean shareA = tn > 1 && !uk.prefersRowsOfA() && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT;
+        // Every column task takes every row of A: pack it once for all and cut N finer, for balance. With B pre-packed
+        // A is packed even for a kernel that otherwise takes rows (block): AVX-512's 12-row kernel ran ViT-B/16 in
+        // 220 / 230 ms best / median with packed A against 236 / 244 with rows (Zen 5, one thread, one JVM), 128 /
+        // 130 against 131 / 132 at two; training's products (B not pre-packed) were 2-4% slower so, and keep rows.
+        boolean shareA = tn > 1 && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT;
         float[] packedA = shareA ? packShared(false, m, k, 1f, a, aOff, lda, threads) : null;
         int tasksN = shareA ? Math.min(nTiles, threads * TASKS_PER_THREAD) : tn;
         Epilogue e = ep == null || ep.isNone() ? null : ep;
@@ -155,7 +161,7 @@ public final class GemmDriver {
         }
         // Workers in one grid row would each pack the same rows of A: pack all of A once, together, and share it
         // (rows copied whole instead, where the kernel takes them, cost each worker only a bulk copy).
-        float[] pa = tn > 1 && (alpha != 1f || !uk.prefersRowsOfA()) && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()
+        float[] pa = tn > 1 && (alpha != 1f || !rowsOfA) && (long) mTiles * mr * k * 4 <= blk.sharedPackBytes()
                 ? packShared(transA, m, k, alpha, a, aOff, lda, threads) : null;
         Parallel.forEach(tm * tn, t -> {
             int ti = t / tn, tj = t % tn;
@@ -276,9 +282,11 @@ public final class GemmDriver {
             // Rows of A (not transposed, alpha 1) are copied whole, rs apart, instead of interleaved: a bulk copy per
             // row, for a kernel whose rows variant is its fast one (not AVX2's, see gen_microkernels.py). Only a short
             // last panel the edge kernel takes is packed, zero-padded, after them.
-            boolean rowsMode = packedA == null && alpha == 1f && !transA && uk.prefersRowsOfA();
+            boolean rowsMode = packedA == null && packedB == null && alpha == 1f && !transA && rowsOfA;
             int rs = rowStride(kc), fullRows = mRows / mr * mr;
-            boolean edgeRows = rowsMode && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
+            // A short last panel goes to the edge kernel, packed for it, whichever way the full panels take A.
+            boolean edgeTail = packedA == null && edge != null && mRows - fullRows > 0 && mRows - fullRows <= edge.mr();
+            boolean edgeRows = rowsMode && edgeTail;
             if (rowsMode) {
                 // Other short last panels are copied as rows too, zero rows after them, for computeRows. The
                 // packed-panel kernel would be called once per product there (a classifier head of 128 rows leaves
@@ -290,7 +298,8 @@ public final class GemmDriver {
                 }
                 if (edgeRows) packA(false, a, aOff, lda, m0 + fullRows, m1, pc, kc, 1f, ap, fullRows * rs, edge.mr());
             } else if (packedA == null) {
-                packA(transA, a, aOff, lda, m0, m1, pc, kc, alpha, ap, 0, mr);
+                packA(transA, a, aOff, lda, m0, edgeTail ? m0 + fullRows : m1, pc, kc, alpha, ap, 0, mr);
+                if (edgeTail) packA(transA, a, aOff, lda, m0 + fullRows, m1, pc, kc, alpha, ap, fullRows * kc, edge.mr());
             }
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
@@ -325,7 +334,7 @@ public final class GemmDriver {
                         MemorySegment dst = toC ? c : tile;
                         long dOff = toC ? ct : 0, dLd = toC ? ldc : nr;
                         if (asRows) uk.computeRows(kc, ap, apOff, rs, bSeg, bpOff, bs, dst, dOff, dLd);
-                        else if (edgeRows && rows < mr) edge.compute(kc, ap, apOff, bSeg, bpOff, bs, dst, dOff, dLd);
+                        else if (edgeTail && rows < mr) edge.compute(kc, ap, apOff, bSeg, bpOff, bs, dst, dOff, dLd);
                         else uk.compute(kc, ap, apOff, bSeg, bpOff, bs, dst, dOff, dLd);
                         if (!toC) uk.merge(tile, rows, cols, betaEff, c, ct, ldc);
                     }
