@@ -75,6 +75,8 @@ public final class SafeTensors {
             out.write(len);
             out.write(padded);
             byte[] buf = new byte[1 << 16];
+            float[] floats = width == 4 ? null : new float[buf.length / 2];
+            boolean half = dtype.equals("F16");
             for (Entry e : tensors.values()) {
                 MemorySegment src = e.data();
                 if (width == 4) {
@@ -88,8 +90,6 @@ public final class SafeTensors {
                 }
                 // Bulk copies out of src, as readInto does: a tensor may be a view of a mapped checkpoint.
                 long count = src.byteSize() / 4;
-                boolean half = dtype.equals("F16");
-                float[] floats = new float[buf.length / 2];
                 for (long i = 0; i < count; i += floats.length) {
                     int part = (int) Math.min(floats.length, count - i);
                     MemorySegment.copy(src, ValueLayout.JAVA_FLOAT_UNALIGNED, i * 4, floats, 0, part);
