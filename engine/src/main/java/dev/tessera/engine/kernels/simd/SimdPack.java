@@ -135,19 +135,24 @@ final class SimdPack {
      * Panels of mr rows from A as stored (rows lda apart): ap[dst + (i/mr)*mr*kc + p*mr + i%mr] = alpha * a[src + i*lda + p]
      * for i < rows and p < kc, zero up to whole panels. For the AVX2 kernel's 6 rows on 8 lanes, 8 k steps of a panel
      * at a time: its 6 rows loaded as vectors (2 zero rows after them), turned by {@link SimdTranspose}'s rounds into 8
-     * vectors of one k step each ({@link SimdTranspose#panel6x8}), and stored 6 floats apart, each store's last 2 lanes overwritten by the next. JFR put
+     * vectors of one k step each ({@link SimdTranspose#panel6x8}), and stored 6 floats apart, each store's last 2 lanes
+     * overwritten by the next; AVX-512's 12 rows on 16 lanes the same way ({@link SimdTranspose#panel12x16}). JFR put
      * the element-by-element loop (a bounds check per float) at 5-7.5% of the D = 192 training and eval steps.
      */
     static void panelsA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         int full = rows / mr, panels = (rows + mr - 1) / mr;
-        boolean turned = L == 8 && mr == 6;
+        boolean turned = L == 8 && mr == 6, turned16 = L == 16 && mr == 12;
         for (int q = 0; q < panels; q++) {
             long s = src + (long) q * mr * lda;
             int d = dst + q * mr * kc, n = Math.min(mr, rows - q * mr), p = 0;
+            // The last group of the last panel would spill past what this call packs (into another worker's panels,
+            // when the pool packs A together): it stays scalar.
+            int end = q == panels - 1 ? kc - 1 : kc;
             if (turned && q < full) {
-                // The last group of the last panel would spill past what this call packs: it stays scalar.
-                int end = q == panels - 1 ? kc - 1 : kc;
                 for (; p + 8 <= end; p += 8) SimdTranspose.panel6x8(a, s + p, lda, alpha, ap, d + p * 6);
+            }
+            if (turned16 && q < full) {
+                for (; p + 16 <= end; p += 16) SimdTranspose.panel12x16(a, s + p, lda, alpha, ap, d + p * 12);
             }
             for (int i = 0; i < n; i++) {
                 long r = s + (long) i * lda;
