@@ -86,6 +86,21 @@ public class SideBySide {
             if (tn) return () -> invoke(gemm, k, true, false, m, n, kk, 1f, x, 0L, (long) m, y, 0L, (long) n, 1f, c, 0L, (long) n, none);
             return () -> invoke(gemm, k, false, false, m, n, kk, 1f, x, 0L, (long) kk, y, 0L, (long) n, 0f, c, 0L, (long) n, none);
         }
+        if (w.startsWith("gemmpacked:")) {
+            // gemmpacked:MxNxK, C = A W^T with W (n, k) pre-packed once, as inference's Linear layers run it.
+            String[] s = w.substring(w.indexOf(':') + 1).split("x");
+            int m = Integer.parseInt(s[0]), n = Integer.parseInt(s[1]), kk = Integer.parseInt(s[2]);
+            MemorySegment x = random(arena, (long) m * kk, rnd), wt = random(arena, (long) n * kk, rnd), c = arena.allocate(4L * m * n, 64);
+            long floats = (long) invoke(kernels.getMethod("packedFloats", int.class, int.class), k, kk, n);
+            MemorySegment dst = arena.allocate(4 * floats, 64);
+            Method packB = kernels.getMethod("packB", boolean.class, int.class, int.class, MemorySegment.class, long.class, long.class, MemorySegment.class, long.class);
+            Object packed = invoke(packB, k, true, kk, n, wt, 0L, (long) kk, dst, 0L);
+            Class<?> ep = l.loadClass("dev.tessera.engine.kernels.Epilogue");
+            Object none = ep.getField("NONE").get(null);
+            Method gp = kernels.getMethod("gemmPacked", int.class, int.class, int.class, MemorySegment.class, long.class, long.class,
+                    l.loadClass("dev.tessera.engine.kernels.PackedMatrix"), MemorySegment.class, long.class, long.class, ep);
+            return () -> invoke(gp, k, m, n, kk, x, 0L, (long) kk, packed, c, 0L, (long) n, none);
+        }
         if (w.startsWith("attention:") || w.startsWith("attnbwd:")) {
             // attention:N[:BATCH:HEADS:HEADDIM], one image of 12 heads of 64 by default
             String[] f = w.substring(w.indexOf(':') + 1).split(":");
