@@ -90,8 +90,16 @@ public final class GemmDriver {
         // 130 against 131 / 132 at two; training's products (B not pre-packed) were 2-4% slower so, and keep rows.
         boolean shareA = tn > 1 && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT;
         float[] packedA = shareA ? packShared(false, m, k, 1f, a, aOff, lda, threads) : null;
-        int tasksN = shareA ? Math.min(nTiles, threads * TASKS_PER_THREAD) : tn;
         Epilogue e = ep == null || ep.isNone() ? null : ep;
+        if (shareA && GUIDED) {
+            int[] cuts = guidedCuts(nTiles, threads);
+            Parallel.forEach(cuts.length - 1, t -> {
+                int n0 = cuts[t] * nr, n1 = Math.min(n, cuts[t + 1] * nr);
+                block(false, false, 0, m, n0, n1, k, 1f, a, aOff, lda, null, 0, 0, 0f, c, cOff, ldc, e, packedA, mTiles, b);
+            });
+            return;
+        }
+        int tasksN = shareA ? Math.min(nTiles, threads * TASKS_PER_THREAD) : tn;
         Parallel.forEach(tm * tasksN, t -> {
             int ti = t / tasksN, tj = t % tasksN;
             int m0 = split(mTiles, tm, ti) * mr, m1 = Math.min(m, split(mTiles, tm, ti + 1) * mr);
@@ -193,6 +201,31 @@ public final class GemmDriver {
      * faster by the median in three side-by-side runs (Zen 3). {@code -Dtessera.gemm.tasksPerThread=1} for comparisons.
      */
     private static final int TASKS_PER_THREAD = Integer.getInteger("tessera.gemm.tasksPerThread", 4);
+
+    /**
+     * Column tasks of decreasing size for a pre-packed B ({@link #guidedCuts}) instead of TASKS_PER_THREAD equal ones:
+     * with equal tasks a worker waited for the other's last one (JFR: 10% of two-thread ViT-B/16 samples in the pool's
+     * waits). One JVM, alternating, two threads (Zen 5), medians guided / equal: 197x2304x768 2.16 / 2.28 ms,
+     * 197x768x768 0.78 / 0.81, 197x3072x768 2.80 / 2.81, 197x768x3072 3.27 / 3.33. {@code -Dtessera.gemm.guided=false}
+     * for comparisons.
+     */
+    private static final boolean GUIDED = !"false".equals(System.getProperty("tessera.gemm.guided"));
+    private static final int GUIDED_MIN = Integer.getInteger("tessera.gemm.guidedMin", 1);
+
+    /**
+     * Cuts tiles into tasks of decreasing size, each a share of what is left (guided self-scheduling): the big first
+     * tasks keep the per-task costs few (each re-reads all of A), the small last ones let the threads finish together.
+     */
+    static int[] guidedCuts(int tiles, int threads) {
+        int[] cuts = new int[tiles + 1];
+        int count = 0;
+        for (int start = 0; start < tiles; ) {
+            cuts[count++] = start;
+            start += Math.max(GUIDED_MIN, (tiles - start + 2 * threads - 1) / (2 * threads));
+        }
+        cuts[count++] = tiles;
+        return java.util.Arrays.copyOf(cuts, count);
+    }
 
     /**
      * The largest all-K pack of A the calling thread keeps for that (on the heap, for the thread's life): ViT-B/16's
