@@ -216,7 +216,7 @@ public final class GemmDriver {
      * Cuts tiles into tasks of decreasing size, each a share of what is left (guided self-scheduling): the big first
      * tasks keep the per-task costs few (each re-reads all of A), the small last ones let the threads finish together.
      */
-    static int[] guidedCuts(int tiles, int threads) {
+    public static int[] guidedCuts(int tiles, int threads) {
         int[] cuts = new int[tiles + 1];
         int count = 0;
         for (int start = 0; start < tiles; ) {
