@@ -48,10 +48,13 @@ public record Blocking(int mr, int nr, int kc, int nc, long l2Bytes, int l2Ways,
     /**
      * The share of the L2 lines B's rows map to that the block may fill, leaving the rest to the A panels streaming
      * past it. All of it (until 2026-12-02) took a 1024 x 96 block of a 768-wide B (exactly filling its 7168 lines)
-     * in place on Zen 5, where 197x768x3072 ran 7.09 ms against 6.11 packed (one JVM, alternating, one thread); the
-     * Zen 4 blocks that saved 7% in place fill three quarters.
+     * in place on Zen 5, where 197x768x3072 ran 7.09 ms against 6.11 packed (one JVM, alternating, one thread). Half,
+     * against three quarters (Zen 5, one JVM, alternating, medians): 197x2304x768 4.39 against 4.61 ms at one thread
+     * and level at two, 1576x2304x768 32.5 against 33.7, 197x768x768 level, the D = 192 recipe's training step 199
+     * against 211 ms. (On Zen 4, in an earlier blocking, kc 768 and nc 160, blocks filling three quarters had saved 7%
+     * in place; not measured again there.)
      */
-    private static final double IN_PLACE_SHARE = Double.parseDouble(System.getProperty("tessera.gemm.inPlaceShare", "0.75"));
+    private static final double IN_PLACE_SHARE = Double.parseDouble(System.getProperty("tessera.gemm.inPlaceShare", "0.5"));
 
     private static long gcd(long a, long b) {
         while (b != 0) { long t = a % b; a = b; b = t; }
