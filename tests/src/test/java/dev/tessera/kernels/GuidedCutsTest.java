@@ -25,4 +25,15 @@ class GuidedCutsTest {
         assertTrue(cuts.length - 1 >= Math.min(tiles, threads));
         assertEquals(1, cuts[cuts.length - 1] - cuts[cuts.length - 2]);
     }
+
+    @Property(tries = 300)
+    void cutsInUnitsStartOnUnits(@ForAll @IntRange(min = 1, max = 400) int tiles, @ForAll @IntRange(min = 1, max = 9) int threads,
+                                 @ForAll @IntRange(min = 1, max = 7) int unit) {
+        int[] cuts = GemmDriver.guidedCuts(tiles, threads, unit);
+        assertEquals(0, cuts[0]);
+        assertEquals(tiles, cuts[cuts.length - 1]);
+        for (int i = 1; i < cuts.length; i++) assertTrue(cuts[i] > cuts[i - 1], "empty task at " + i);
+        for (int i = 0; i < cuts.length - 1; i++) assertEquals(0, cuts[i] % unit, "task " + i + " starts inside a unit");
+        assertTrue(cuts.length - 1 >= Math.min((tiles + unit - 1) / unit, threads));
+    }
 }

@@ -97,7 +97,7 @@ public final class GemmDriver {
             // thread idle while the other packed (JFR: 2% of two-thread ViT-B/16 samples each way).
             float[] packedA = buffers.get().shared((long) mTiles * mr * k);
             int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, packs = kBlocks * mTiles;
-            int[] cuts = guidedCuts(nTiles, threads);
+            int[] cuts = guidedCuts(nTiles, threads, cutUnit(mTiles, k));
             java.util.concurrent.atomic.AtomicInteger packed = new java.util.concurrent.atomic.AtomicInteger();
             Parallel.forEach(packs + cuts.length - 1, t -> {
                 if (t < packs) {
@@ -244,15 +244,35 @@ public final class GemmDriver {
      * tasks keep the per-task costs few (each re-reads all of A), the small last ones let the threads finish together.
      */
     public static int[] guidedCuts(int tiles, int threads) {
-        int[] cuts = new int[tiles + 1];
+        return guidedCuts(tiles, threads, 1);
+    }
+
+    /** {@link #guidedCuts} in units of {@code unit} tiles (the last unit may be short). */
+    public static int[] guidedCuts(int tiles, int threads, int unit) {
+        int units = (tiles + unit - 1) / unit;
+        int[] cuts = new int[units + 1];
         int count = 0;
-        for (int start = 0; start < tiles; ) {
-            cuts[count++] = start;
-            start += Math.max(GUIDED_MIN, (tiles - start + 2 * threads - 1) / (2 * threads));
+        for (int start = 0; start < units; ) {
+            cuts[count++] = start * unit;
+            start += Math.max(GUIDED_MIN, (units - start + 2 * threads - 1) / (2 * threads));
         }
         cuts[count++] = tiles;
         return java.util.Arrays.copyOf(cuts, count);
     }
+
+    /**
+     * Tiles per unit of a pre-packed product's column tasks: one while a K block of A fits in L2, else a whole NC
+     * block. Each task streams all of A once per NC block it starts, so tasks of single tiles multiplied the passes
+     * over an A that comes from L3 or memory: batch 8's 1576 rows (4.8 MB per K block). {@code
+     * -Dtessera.gemm.tileCuts=true} cuts single tiles always, for comparisons.
+     */
+    private int cutUnit(int mTiles, int k) {
+        int kc = Math.min(blk.kc(), k);
+        if (TILE_CUTS || (long) mTiles * mr * kc * 4 <= blk.l2Bytes()) return 1;
+        return Math.max(1, blk.nc(kc) / nr);
+    }
+
+    private static final boolean TILE_CUTS = Boolean.getBoolean("tessera.gemm.tileCuts");
 
     /**
      * The largest all-K pack of A the calling thread keeps for that (on the heap, for the thread's life): ViT-B/16's
