@@ -15,7 +15,8 @@ import java.util.List;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector bench/scripts/SideBySide.java WORKLOAD THREADS ROUNDS SECONDS SETTING...
- *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | attention:N[:BATCH:HEADS:HEADDIM] (12 heads of 64, forward)
+ *   WORKLOAD: gemm:MxNxK | gemmtn:MxNxK (C += A^T B, a weight gradient) | gemmpacked:MxNxK (C = A W^T, W packed once,
+ *             as inference's Linear layers) | attention:N[:BATCH:HEADS:HEADDIM] (12 heads of 64, forward)
  *             | attnbwd:N (its backward pass alone)
  *             | train (D=192 ViT step, batch 128, the trainer's TrainingStep) | train:128 (the D=128 benchmark shape,
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:plain128 (the same
