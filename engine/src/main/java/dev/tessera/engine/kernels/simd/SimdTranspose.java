@@ -186,7 +186,8 @@ final class SimdTranspose {
     /**
      * 16 lanes only: out[d + t*12 + j] = alpha * a[off + j*lda + t] for j < 12, t < 16, an A panel's 16 k steps for the
      * AVX-512 micro-kernel (12 x 32); writes out[d + 192 .. d + 195] too (garbage the next k steps overwrite).
-     * {@link #block16}'s rounds with rows 12 to 15 zero and the stores 12 floats apart. Element by element (a bounds
+     * {@link #block16}'s rounds with rows 12 to 15 zero and the stores 12 floats apart, written out again for the
+     * reason {@link #panel6x8} gives (sixteen vectors across a call would be boxed). Element by element (a bounds
      * check per float), this packing took 3% of ViT-B/16 inference at one thread and 5% at two.
      */
     static void panel12x16(MemorySegment a, long off, long lda, float alpha, float[] out, int d) {
