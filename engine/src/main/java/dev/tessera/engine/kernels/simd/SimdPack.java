@@ -139,6 +139,9 @@ final class SimdPack {
      * overwritten by the next; AVX-512's 12 rows on 16 lanes the same way ({@link SimdTranspose#panel12x16}). JFR put
      * the element-by-element loop (a bounds check per float) at 5-7.5% of the D = 192 training and eval steps.
      */
+    /** {@link SimdTranspose#panel12x16}'s 16 x 16 block, per thread. */
+    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[256]);
+
     static void panelsA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         int full = rows / mr, panels = (rows + mr - 1) / mr;
         boolean turned = L == 8 && mr == 6, turned16 = L == 16 && mr == 12;
@@ -152,7 +155,8 @@ final class SimdPack {
                 for (; p + 8 <= end; p += 8) SimdTranspose.panel6x8(a, s + p, lda, alpha, ap, d + p * 6);
             }
             if (turned16 && q < full) {
-                for (; p + 16 <= end; p += 16) SimdTranspose.panel12x16(a, s + p, lda, alpha, ap, d + p * 12);
+                float[] block = BLOCK.get();
+                for (; p + 16 <= end; p += 16) SimdTranspose.panel12x16(a, s + p, lda, alpha, ap, d + p * 12, block);
             }
             for (int i = 0; i < n; i++) {
                 long r = s + (long) i * lda;

@@ -185,78 +185,15 @@ final class SimdTranspose {
 
     /**
      * 16 lanes only: out[d + t*12 + j] = alpha * a[off + j*lda + t] for j < 12, t < 16, an A panel's 16 k steps for the
-     * AVX-512 micro-kernel (12 x 32); writes out[d + 192 .. d + 195] too (garbage the next k steps overwrite).
-     * {@link #block16}'s rounds with rows 12 to 15 zero and the stores 12 floats apart, written out again for the
-     * reason {@link #panel6x8} gives (sixteen vectors across a call would be boxed). Element by element (a bounds
-     * check per float), this packing took 3% of ViT-B/16 inference at one thread and 5% at two.
+     * AVX-512 micro-kernel (12 x 32); writes out[d + 192 .. d + 195] too (garbage the next k steps overwrite). The rows
+     * are turned by {@link #block16} (rows 12 to 15 as zeros) into the caller's 256-float heap block, then stored 12
+     * floats apart. Written out in registers, as {@link #panel6x8} is, it packed 192 x 768 in 35.5 against 44.2 us
+     * (a probe, medians, Zen 5): about 0.3% of ViT-B/16, not worth a second copy of the rounds. Element by element (a
+     * bounds check per float), this packing took 3% of ViT-B/16 inference at one thread and 5% at two.
      */
-    static void panel12x16(MemorySegment a, long off, long lda, float alpha, float[] out, int d) {
-        FloatVector lower0 = FloatVector.fromArray(S, LOWER[0], 0), upper0 = FloatVector.fromArray(S, UPPER[0], 0);
-        FloatVector lower1 = FloatVector.fromArray(S, LOWER[1], 0), upper1 = FloatVector.fromArray(S, UPPER[1], 0);
-        FloatVector lower2 = FloatVector.fromArray(S, LOWER[2], 0), upper2 = FloatVector.fromArray(S, UPPER[2], 0);
-        FloatVector lower3 = FloatVector.fromArray(S, LOWER[3], 0), upper3 = FloatVector.fromArray(S, UPPER[3], 0);
-        FloatVector r0 = FloatVector.fromMemorySegment(S, a, (off + 0 * lda) * 4, NO).mul(alpha);
-        FloatVector r1 = FloatVector.fromMemorySegment(S, a, (off + 1 * lda) * 4, NO).mul(alpha);
-        FloatVector r2 = FloatVector.fromMemorySegment(S, a, (off + 2 * lda) * 4, NO).mul(alpha);
-        FloatVector r3 = FloatVector.fromMemorySegment(S, a, (off + 3 * lda) * 4, NO).mul(alpha);
-        FloatVector r4 = FloatVector.fromMemorySegment(S, a, (off + 4 * lda) * 4, NO).mul(alpha);
-        FloatVector r5 = FloatVector.fromMemorySegment(S, a, (off + 5 * lda) * 4, NO).mul(alpha);
-        FloatVector r6 = FloatVector.fromMemorySegment(S, a, (off + 6 * lda) * 4, NO).mul(alpha);
-        FloatVector r7 = FloatVector.fromMemorySegment(S, a, (off + 7 * lda) * 4, NO).mul(alpha);
-        FloatVector r8 = FloatVector.fromMemorySegment(S, a, (off + 8 * lda) * 4, NO).mul(alpha);
-        FloatVector r9 = FloatVector.fromMemorySegment(S, a, (off + 9 * lda) * 4, NO).mul(alpha);
-        FloatVector r10 = FloatVector.fromMemorySegment(S, a, (off + 10 * lda) * 4, NO).mul(alpha);
-        FloatVector r11 = FloatVector.fromMemorySegment(S, a, (off + 11 * lda) * 4, NO).mul(alpha);
-        FloatVector r12 = FloatVector.zero(S), r13 = r12, r14 = r12, r15 = r12;
-        FloatVector x;
-        x = r0; r0 = lower0.selectFrom(x, r8); r8 = upper0.selectFrom(x, r8);
-        x = r1; r1 = lower0.selectFrom(x, r9); r9 = upper0.selectFrom(x, r9);
-        x = r2; r2 = lower0.selectFrom(x, r10); r10 = upper0.selectFrom(x, r10);
-        x = r3; r3 = lower0.selectFrom(x, r11); r11 = upper0.selectFrom(x, r11);
-        x = r4; r4 = lower0.selectFrom(x, r12); r12 = upper0.selectFrom(x, r12);
-        x = r5; r5 = lower0.selectFrom(x, r13); r13 = upper0.selectFrom(x, r13);
-        x = r6; r6 = lower0.selectFrom(x, r14); r14 = upper0.selectFrom(x, r14);
-        x = r7; r7 = lower0.selectFrom(x, r15); r15 = upper0.selectFrom(x, r15);
-        x = r0; r0 = lower1.selectFrom(x, r4); r4 = upper1.selectFrom(x, r4);
-        x = r1; r1 = lower1.selectFrom(x, r5); r5 = upper1.selectFrom(x, r5);
-        x = r2; r2 = lower1.selectFrom(x, r6); r6 = upper1.selectFrom(x, r6);
-        x = r3; r3 = lower1.selectFrom(x, r7); r7 = upper1.selectFrom(x, r7);
-        x = r8; r8 = lower1.selectFrom(x, r12); r12 = upper1.selectFrom(x, r12);
-        x = r9; r9 = lower1.selectFrom(x, r13); r13 = upper1.selectFrom(x, r13);
-        x = r10; r10 = lower1.selectFrom(x, r14); r14 = upper1.selectFrom(x, r14);
-        x = r11; r11 = lower1.selectFrom(x, r15); r15 = upper1.selectFrom(x, r15);
-        x = r0; r0 = lower2.selectFrom(x, r2); r2 = upper2.selectFrom(x, r2);
-        x = r1; r1 = lower2.selectFrom(x, r3); r3 = upper2.selectFrom(x, r3);
-        x = r4; r4 = lower2.selectFrom(x, r6); r6 = upper2.selectFrom(x, r6);
-        x = r5; r5 = lower2.selectFrom(x, r7); r7 = upper2.selectFrom(x, r7);
-        x = r8; r8 = lower2.selectFrom(x, r10); r10 = upper2.selectFrom(x, r10);
-        x = r9; r9 = lower2.selectFrom(x, r11); r11 = upper2.selectFrom(x, r11);
-        x = r12; r12 = lower2.selectFrom(x, r14); r14 = upper2.selectFrom(x, r14);
-        x = r13; r13 = lower2.selectFrom(x, r15); r15 = upper2.selectFrom(x, r15);
-        x = r0; r0 = lower3.selectFrom(x, r1); r1 = upper3.selectFrom(x, r1);
-        x = r2; r2 = lower3.selectFrom(x, r3); r3 = upper3.selectFrom(x, r3);
-        x = r4; r4 = lower3.selectFrom(x, r5); r5 = upper3.selectFrom(x, r5);
-        x = r6; r6 = lower3.selectFrom(x, r7); r7 = upper3.selectFrom(x, r7);
-        x = r8; r8 = lower3.selectFrom(x, r9); r9 = upper3.selectFrom(x, r9);
-        x = r10; r10 = lower3.selectFrom(x, r11); r11 = upper3.selectFrom(x, r11);
-        x = r12; r12 = lower3.selectFrom(x, r13); r13 = upper3.selectFrom(x, r13);
-        x = r14; r14 = lower3.selectFrom(x, r15); r15 = upper3.selectFrom(x, r15);
-        r0.intoArray(out, d + 0);
-        r1.intoArray(out, d + 12);
-        r2.intoArray(out, d + 24);
-        r3.intoArray(out, d + 36);
-        r4.intoArray(out, d + 48);
-        r5.intoArray(out, d + 60);
-        r6.intoArray(out, d + 72);
-        r7.intoArray(out, d + 84);
-        r8.intoArray(out, d + 96);
-        r9.intoArray(out, d + 108);
-        r10.intoArray(out, d + 120);
-        r11.intoArray(out, d + 132);
-        r12.intoArray(out, d + 144);
-        r13.intoArray(out, d + 156);
-        r14.intoArray(out, d + 168);
-        r15.intoArray(out, d + 180);
+    static void panel12x16(MemorySegment a, long off, long lda, float alpha, float[] out, int d, float[] block) {
+        block16(a, off, lda, 12, block);
+        for (int t = 0; t < 16; t++) FloatVector.fromArray(S, block, t * 16).mul(alpha).intoArray(out, d + t * 12);
     }
 
     /**
