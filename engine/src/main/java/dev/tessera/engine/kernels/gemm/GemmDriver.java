@@ -90,20 +90,20 @@ public final class GemmDriver {
         // 130 against 131 / 132 at two; training's products (B not pre-packed) were 2-4% slower so, and keep rows.
         boolean shareA = tn > 1 && (long) mTiles * mr * k * 4 <= SHARED_PACK_LIMIT;
         Epilogue e = ep == null || ep.isNone() ? null : ep;
-        if (shareA && GUIDED && FUSED_PACK) {
+        if (shareA && GUIDED) {
             // One region: the first tasks pack A a panel each, the rest compute column tasks once every panel is
             // packed. Tasks are handed out in order, so a thread waiting there waits only for packs the other
             // threads are running: a separate packing region cost a hand-over, and its four big tasks left a
             // thread idle while the other packed (JFR: 2% of two-thread ViT-B/16 samples each way).
-            float[] packedA = buffers.get().shared((long) mTiles * mr * k);
-            int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, packs = kBlocks * mTiles;
+            int kBlocks = (k + blk.kc() - 1) / blk.kc(), packs = FUSED_PACK ? kBlocks * mTiles : 0;
+            float[] packedA = FUSED_PACK ? buffers.get().shared((long) mTiles * mr * k)
+                    : packShared(false, m, k, 1f, a, aOff, lda, threads);
             int[] cuts = guidedCuts(nTiles, threads, cutUnit(mTiles, k));
             java.util.concurrent.atomic.AtomicInteger packed = new java.util.concurrent.atomic.AtomicInteger();
             Parallel.forEach(packs + cuts.length - 1, t -> {
                 if (t < packs) {
                     try {
-                        int q = t / mTiles, panel = t % mTiles, pc = q * kcMax, kc = Math.min(kcMax, k - pc);
-                        packA(false, a, aOff, lda, panel * mr, Math.min(m, (panel + 1) * mr), pc, kc, 1f, packedA, mTiles * mr * pc + panel * mr * kc, mr);
+                        packSharedPanels(false, a, aOff, lda, m, k, 1f, packedA, t / mTiles, t % mTiles, t % mTiles + 1);
                     } finally {
                         packed.incrementAndGet();  // counted even when it failed: the job then rethrows, nobody hangs
                     }
@@ -116,14 +116,6 @@ public final class GemmDriver {
             return;
         }
         float[] packedA = shareA ? packShared(false, m, k, 1f, a, aOff, lda, threads) : null;
-        if (shareA && GUIDED) {
-            int[] cuts = guidedCuts(nTiles, threads);
-            Parallel.forEach(cuts.length - 1, t -> {
-                int n0 = cuts[t] * nr, n1 = Math.min(n, cuts[t + 1] * nr);
-                block(false, false, 0, m, n0, n1, k, 1f, a, aOff, lda, null, 0, 0, 0f, c, cOff, ldc, e, packedA, mTiles, b);
-            });
-            return;
-        }
         int tasksN = shareA ? Math.min(nTiles, threads * TASKS_PER_THREAD) : tn;
         Parallel.forEach(tm * tasksN, t -> {
             int ti = t / tasksN, tj = t % tasksN;
@@ -210,14 +202,16 @@ public final class GemmDriver {
         float[] shared = buffers.get().shared((long) mTiles * mr * k);
         int kcMax = blk.kc(), kBlocks = (k + kcMax - 1) / kcMax, groups = Math.max(1, Math.min(mTiles, 2 * threads));
         Parallel.forEach(kBlocks * groups, t -> {
-            int q = t / groups, g = t % groups, pc = q * kcMax, kc = Math.min(kcMax, k - pc);
-            int p0 = split(mTiles, groups, g), p1 = split(mTiles, groups, g + 1);
-            if (p0 < p1) {
-                int off = mTiles * mr * pc + p0 * mr * kc;
-                packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared, off, mr);
-            }
+            int g = t % groups, p0 = split(mTiles, groups, g), p1 = split(mTiles, groups, g + 1);
+            if (p0 < p1) packSharedPanels(transA, a, aOff, lda, m, k, alpha, shared, t / groups, p0, p1);
         }, a);
         return shared;
+    }
+
+    /** Panels [p0, p1) of K block q of op(A) into the all-K pack {@link #packShared} lays out. */
+    private void packSharedPanels(boolean transA, MemorySegment a, long aOff, long lda, int m, int k, float alpha, float[] shared, int q, int p0, int p1) {
+        int mTiles = (m + mr - 1) / mr, pc = q * blk.kc(), kc = Math.min(blk.kc(), k - pc);
+        packA(transA, a, aOff, lda, p0 * mr, Math.min(m, p1 * mr), pc, kc, alpha, shared, mTiles * mr * pc + p0 * mr * kc, mr);
     }
 
     /**
@@ -237,7 +231,6 @@ public final class GemmDriver {
     private static final boolean GUIDED = !"false".equals(System.getProperty("tessera.gemm.guided"));
     /** A packed by the compute region's first tasks; {@code -Dtessera.gemm.fusedPack=false} packs it in a region of its own. */
     private static final boolean FUSED_PACK = !"false".equals(System.getProperty("tessera.gemm.fusedPack"));
-    private static final int GUIDED_MIN = Integer.getInteger("tessera.gemm.guidedMin", 1);
 
     /**
      * Cuts tiles into tasks of decreasing size, each a share of what is left (guided self-scheduling): the big first
@@ -254,7 +247,7 @@ public final class GemmDriver {
         int count = 0;
         for (int start = 0; start < units; ) {
             cuts[count++] = start * unit;
-            start += Math.max(GUIDED_MIN, (units - start + 2 * threads - 1) / (2 * threads));
+            start += (units - start + 2 * threads - 1) / (2 * threads);
         }
         cuts[count++] = tiles;
         return java.util.Arrays.copyOf(cuts, count);
