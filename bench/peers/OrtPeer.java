@@ -16,6 +16,12 @@ import java.util.Random;
  * Tessera and ONNX Runtime Java side by side on the same ViT: the logits of both against torchvision's reference, and
  * img/s with one method for both (warm-up, then the best of 3 repetitions). Run by ort_peer.sh, one engine per JVM.
  * Args: tessera|ort weights.safetensors|model.onnx io.safetensors threads batches
+ *
+ * <p>{@code both weights.safetensors io.safetensors threads batches model.onnx [rounds]} loads both engines into one JVM
+ * and times them in alternating rounds (who goes first alternates too), so that both see the same phases of the
+ * host: on these shared machines a whole engine's run, minutes after the other's, moved by 10-20% (2026-12-02: one
+ * JVM's ViT-B/16 5-s medians went between 127-135 and 150-160 ms and back). Prints each round's ratio and their
+ * median per batch.
  */
 public class OrtPeer {
     public static void main(String[] a) throws Exception {
@@ -34,35 +40,102 @@ public class OrtPeer {
             ref = ml.toArray(ValueLayout.JAVA_FLOAT);
         }
         int per = xs[1] * xs[2] * xs[3];
-        long t0 = System.nanoTime();
-        Runner run;
-        AutoCloseable closer;
-        if (engine.equals("tessera")) {
-            Parallel.setThreads(threads);
-            VisionTransformer vit = VisionTransformer.load(model);
-            run = (in, b) -> vit.logits(in, b);
-            closer = vit;
-        } else {
-            OrtEnvironment env = OrtEnvironment.getEnvironment();
-            OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
-            opts.setIntraOpNumThreads(threads);
-            opts.setInterOpNumThreads(1);
-            opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            OrtSession session = env.createSession(model.toString(), opts);
-            run = (in, b) -> {
-                try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(in), new long[] {b, xs[1], xs[2], xs[3]});
-                     OrtSession.Result r = session.run(Map.of("x", t))) {
-                    float[][] y = (float[][]) r.get(0).getValue();
-                    float[] flat = new float[b * y[0].length];
-                    for (int i = 0; i < b; i++) System.arraycopy(y[i], 0, flat, i * y[0].length, y[0].length);
-                    return flat;
-                }
-            };
-            closer = session;
+        if (engine.equals("both")) {
+            alternate(model, Path.of(a[5]), threads, a[4], a.length > 6 ? Integer.parseInt(a[6]) : 8, x, ref, xs);
+            return;
         }
+        long t0 = System.nanoTime();
+        Engine e = engine.equals("tessera") ? tessera(model, threads) : ort(model, threads, xs);
+        Runner run = e.run();
         float[] first = run.apply(java.util.Arrays.copyOf(x, per), 1);
-        double firstMs = (System.nanoTime() - t0) / 1e6;
-        float[] y = run.apply(x, xs[0]);
+        agreement(engine, threads, (System.nanoTime() - t0) / 1e6, run, x, ref, xs[0]);
+        for (String bs : a[4].split(",")) {
+            int b = Integer.parseInt(bs);
+            float[] in = input(b, per);
+            warm(run, in, b, 15e9);
+            int n = b == 1 ? 5 : 2;
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < 3; rep++) best = Math.min(best, seconds(run, in, b, n));
+            System.out.printf("{\"engine\": \"%s\", \"batch\": %d, \"threads\": %d, \"img_per_s\": %.2f, \"ms_per_batch\": %.1f}%n", engine, b, threads, b / best, best * 1000);
+        }
+        e.closer().close();
+        if (first.length == 0) System.out.println();
+    }
+
+    /** An engine loaded: how to run it, and what to close. */
+    private record Engine(Runner run, AutoCloseable closer) {}
+
+    private static Engine tessera(Path weights, int threads) throws Exception {
+        Parallel.setThreads(threads);
+        VisionTransformer vit = VisionTransformer.load(weights);
+        return new Engine((in, b) -> vit.logits(in, b), vit);
+    }
+
+    private static Engine ort(Path model, int threads, int[] xs) throws Exception {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
+        opts.setIntraOpNumThreads(threads);
+        opts.setInterOpNumThreads(1);
+        opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        OrtSession session = env.createSession(model.toString(), opts);
+        Runner run = (in, b) -> {
+            try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(in), new long[] {b, xs[1], xs[2], xs[3]});
+                 OrtSession.Result r = session.run(Map.of("x", t))) {
+                float[][] y = (float[][]) r.get(0).getValue();
+                float[] flat = new float[b * y[0].length];
+                for (int i = 0; i < b; i++) System.arraycopy(y[i], 0, flat, i * y[0].length, y[0].length);
+                return flat;
+            }
+        };
+        return new Engine(run, session);
+    }
+
+    /** Both engines in this JVM, timed in alternating rounds of the same number of calls. */
+    private static void alternate(Path weights, Path onnx, int threads, String batches, int rounds, float[] x, float[] ref, int[] xs) throws Exception {
+        int per = xs[1] * xs[2] * xs[3];
+        Engine[] engines = new Engine[2];
+        String[] names = {"tessera", "ort"};
+        for (int i = 0; i < 2; i++) {
+            long t0 = System.nanoTime();
+            engines[i] = i == 0 ? tessera(weights, threads) : ort(onnx, threads, xs);
+            engines[i].run().apply(java.util.Arrays.copyOf(x, per), 1);
+            agreement(names[i], threads, (System.nanoTime() - t0) / 1e6, engines[i].run(), x, ref, xs[0]);
+        }
+        Runner tessera = engines[0].run(), ort = engines[1].run();
+        for (String bs : batches.split(",")) {
+            int b = Integer.parseInt(bs), n = b == 1 ? 5 : 2;
+            float[] in = input(b, per);
+            warm(tessera, in, b, 15e9);
+            warm(ort, in, b, 5e9);
+            double[] ts = new double[rounds], os = new double[rounds], ratio = new double[rounds];
+            for (int r = 0; r < rounds; r++) {
+                // Who goes first alternates; a pause lets the other engine's spinning threads settle.
+                if (r % 2 == 0) { ts[r] = seconds(tessera, in, b, n); Thread.sleep(100); os[r] = seconds(ort, in, b, n); }
+                else { os[r] = seconds(ort, in, b, n); Thread.sleep(100); ts[r] = seconds(tessera, in, b, n); }
+                Thread.sleep(100);
+                ratio[r] = os[r] / ts[r];
+            }
+            StringBuilder list = new StringBuilder();
+            int atLeast1 = 0;
+            for (double q : ratio) {
+                list.append(list.isEmpty() ? "" : ", ").append(String.format("%.2f", q));
+                if (q >= 1) atLeast1++;
+            }
+            System.out.printf("{\"engines\": \"tessera/ort alternating\", \"batch\": %d, \"threads\": %d, \"rounds\": %d, \"tessera_img_per_s\": %.2f, \"ort_img_per_s\": %.2f, "
+                            + "\"ratios\": [%s], \"median_ratio\": %.2f, \"rounds_at_least_1\": %d}%n",
+                    b, threads, rounds, b / median(ts), b / median(os), list, median(ratio), atLeast1);
+        }
+        for (Engine e : engines) e.closer().close();
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static void agreement(String engine, int threads, double firstMs, Runner run, float[] x, float[] ref, int batch) throws Exception {
+        float[] y = run.apply(x, batch);
         double maxRef = 0, maxD = 0;
         for (int i = 0; i < ref.length; i++) {
             maxRef = Math.max(maxRef, Math.abs(ref[i]));
@@ -70,27 +143,30 @@ public class OrtPeer {
         }
         System.out.printf("{\"engine\": \"%s\", \"threads\": %d, \"load_to_first_logits_ms\": %.0f, \"max_abs_diff_vs_torchvision\": %.3g, \"max_abs_logit\": %.3g, \"agrees\": %b}%n",
                 engine, threads, firstMs, maxD, maxRef, maxD <= 1e-4 * maxRef + 1e-4);
-        for (String bs : a[4].split(",")) {
-            int b = Integer.parseInt(bs);
-            float[] in = new float[b * per];
-            Random r = new Random(0);
-            for (int i = 0; i < in.length; i++) in[i] = (float) r.nextGaussian();
-            // Warm-up by time, not count: the JIT needs seconds to compile the kernels (C2 still compiled the GEMM
-            // driver's loops 22 s into a two-thread batch-1 run, after ~150 calls); ORT is native and needs none.
-            long w0 = System.nanoTime();
-            int warm = 0;
-            while (warm < 2 || System.nanoTime() - w0 < 15e9) { run.apply(in, b); warm++; }
-            int n = b == 1 ? 5 : 2;
-            double best = Double.MAX_VALUE;
-            for (int rep = 0; rep < 3; rep++) {
-                long t = System.nanoTime();
-                for (int i = 0; i < n; i++) run.apply(in, b);
-                best = Math.min(best, (System.nanoTime() - t) / 1e9 / n);
-            }
-            System.out.printf("{\"engine\": \"%s\", \"batch\": %d, \"threads\": %d, \"img_per_s\": %.2f, \"ms_per_batch\": %.1f}%n", engine, b, threads, b / best, best * 1000);
-        }
-        closer.close();
-        if (first.length == 0) System.out.println();
+    }
+
+    private static float[] input(int b, int per) {
+        float[] in = new float[b * per];
+        Random r = new Random(0);
+        for (int i = 0; i < in.length; i++) in[i] = (float) r.nextGaussian();
+        return in;
+    }
+
+    /**
+     * Warm-up by time, not count: the JIT needs seconds to compile the kernels (C2 still compiled the GEMM driver's
+     * loops 22 s into a two-thread batch-1 run, after ~150 calls); ORT is native and needs little.
+     */
+    private static void warm(Runner run, float[] in, int b, double nanos) throws Exception {
+        long w0 = System.nanoTime();
+        int warm = 0;
+        while (warm < 2 || System.nanoTime() - w0 < nanos) { run.apply(in, b); warm++; }
+    }
+
+    /** Seconds per call over n calls. */
+    private static double seconds(Runner run, float[] in, int b, int n) throws Exception {
+        long t = System.nanoTime();
+        for (int i = 0; i < n; i++) run.apply(in, b);
+        return (System.nanoTime() - t) / 1e9 / n;
     }
 
     interface Runner {

@@ -3,6 +3,8 @@
 # and img/s at each thread count, each engine in its own JVM. Peak RSS of each JVM is printed too.
 # Needs Debian's python3-torch, python3-torchvision, python3-onnx (the model is made once by make_vit_fixtures.py).
 # Usage: [ENGINES="ort tessera"] bench/peers/ort_peer.sh [threads=1,2] [batches=1,8] [dir=/tmp/tessera-b16]
+# ENGINES=both [ROUNDS=8]: both engines in one JVM, timed in alternating rounds (each round's ratio and their median;
+# the peak RSS is then of the two together).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 threads=${1:-1,2}; batches=${2:-1,8}; dir=${3:-/tmp/tessera-b16}
@@ -16,9 +18,10 @@ jdk=$("$root/tessera" jdk)
 for t in ${threads//,/ }; do
   for engine in ${ENGINES:-ort tessera}; do
     model="$dir/vit_b_16.safetensors"; [ "$engine" = ort ] && model="$dir/vit_b_16.onnx"
+    extra=(); [ "$engine" = both ] && extra=("$dir/vit_b_16.onnx" "${ROUNDS:-8}")
     /usr/bin/time -f "{\"engine\": \"$engine\", \"threads\": $t, \"peak_rss_mb\": %M}" -o /tmp/ort_peer_rss.$$ \
       "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseG1GC -Xmx1g ${PEER_JIT_FLAGS--XX:-UseProfiledLoopPredicate} \
-      -cp "$root/vit/target/tessera.jar:$ort" "$root/bench/peers/OrtPeer.java" "$engine" "$model" "$dir/vit_b_16_io.safetensors" "$t" "$batches" 2>/dev/null
+      -cp "$root/vit/target/tessera.jar:$ort" "$root/bench/peers/OrtPeer.java" "$engine" "$model" "$dir/vit_b_16_io.safetensors" "$t" "$batches" "${extra[@]}" 2>/dev/null
     sed 's/"peak_rss_mb": \([0-9]*\)/"peak_rss_mb": \1/' /tmp/ort_peer_rss.$$ | awk -F'"peak_rss_mb": ' '{split($2,a,"}"); printf "%s\"peak_rss_mb\": %.0f}\n", $1, a[1]/1024}'
   done
 done
