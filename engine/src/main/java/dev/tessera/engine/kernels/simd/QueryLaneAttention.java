@@ -115,14 +115,24 @@ final class QueryLaneAttention {
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
+    /**
+     * A leading dimension of at least np floats that is an odd number of cache lines. K^T's and Q^T's rows are read down
+     * a column, one per step of the head dimension: 1024 floats apart (N = 1024) they all fell in one set of L1. Skewed,
+     * the forward pass at N = 1024 took 2.5-4% less time and the backward 4-6% (two threads, alternating, Zen 5).
+     */
+    private static int skewed(int np) {
+        int lines = (np + 15) / 16;
+        return (lines | 1) * 16;
+    }
+
     /** Scratch of one head, in floats: K^T, Q^T, V rows, O^T of one block and one tile's share of it, the score tile, and three W-lane vectors (max, sum, rescaling). */
-    private record Layout(int n, int d, int npk, int npq, int dp, long kT, long qT, long vP, long oT, long pv, long st,
+    private record Layout(int n, int d, int npk, int npq, int lk, int lq, int dp, long kT, long qT, long vP, long oT, long pv, long st,
                           long max, long sum, long corr, long total) {
         static Layout of(int n, int d) {
-            int npk = roundUp(n, MR), npq = roundUp(n, W), dp = roundUp(d, MR);
-            long kT = 0, qT = kT + (long) d * npk, vP = qT + (long) d * npq, oT = vP + (long) npk * dp;
+            int npk = roundUp(n, MR), npq = roundUp(n, W), lk = skewed(npk), lq = skewed(npq), dp = roundUp(d, MR);
+            long kT = 0, qT = kT + (long) d * lk, vP = qT + (long) d * lq, oT = vP + (long) npk * dp;
             long pv = oT + (long) dp * W, st = pv + (long) dp * W, max = st + (long) BC * W;
-            return new Layout(n, d, npk, npq, dp, kT, qT, vP, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
+            return new Layout(n, d, npk, npq, lk, lq, dp, kT, qT, vP, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
         }
     }
 
@@ -144,8 +154,8 @@ final class QueryLaneAttention {
             MemorySegment w = room.get(lay.total());
             long base = b * s.sB() + h * s.sH();
             int n = lay.n(), d = lay.d(), npk = lay.npk(), npq = lay.npq(), dp = lay.dp();
-            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
-            transpose(q, qOff + base, s.sN(), n, d, scale[h], w, lay.qT(), npq, room);
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), lay.lk(), room);
+            transpose(q, qOff + base, s.sN(), n, d, scale[h], w, lay.qT(), lay.lq(), room);
             packRows(v, vOff + base, s.sN(), n, d, w, lay.vP(), npk, dp);
             for (int i0 = 0; i0 < n; i0 += W) {
                 fill(w, lay.max(), W, Float.NEGATIVE_INFINITY);
@@ -155,7 +165,7 @@ final class QueryLaneAttention {
                     int bc = Math.min(BC, npk - j0);
                     for (int p = 0; p < bc; p += MR) {
                         long panel = lay.st() + (long) p * W;
-                        scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, panel);
+                        scoresPanel(w, lay.kT() + j0 + p, lay.lk(), lay.qT() + i0, lay.lq(), d, panel);
                         if (mt != null) addMaskRows(w, panel, mt, (long) (j0 + p) * npq + i0, npq, Math.min(MR, n - j0 - p));
                         // Keys past the end: -inf, so that they weigh 0.
                         for (int r = n - j0 - p; r < MR; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
@@ -274,17 +284,17 @@ final class QueryLaneAttention {
      * dw apart); one query block's Q and dO rows and its dQ^T sum; the raw score, P^T and dP^T/dS^T tiles; a buffer for
      * one tile's share of a sum; and per-query lanes of the log-sum-exp and D = rowsum(dO * O).
      */
-    private record BackLayout(int n, int d, int npk, int npq, int dw, int d8, long qT, long doT, long kT, long vT, long kRows,
+    private record BackLayout(int n, int d, int npk, int npq, int lk, int lq, int dw, int d8, long qT, long doT, long kT, long vT, long kRows,
                               long dK, long dV, long qRows, long doRows, long dQT, long sr, long sp, long sd, long tmp,
                               long lse, long dot, long total) {
         static BackLayout of(int n, int d) {
-            int npk = roundUp(n, MR), npq = roundUp(n, W), dw = roundUp(d, W), d8 = roundUp(d, MR);
-            long qT = 0, doT = qT + (long) d * npq, kT = doT + (long) d * npq, vT = kT + (long) d * npk;
-            long kRows = vT + (long) d * npk, dK = kRows + (long) npk * dw, dV = dK + (long) npk * dw;
+            int npk = roundUp(n, MR), npq = roundUp(n, W), lk = skewed(npk), lq = skewed(npq), dw = roundUp(d, W), d8 = roundUp(d, MR);
+            long qT = 0, doT = qT + (long) d * lq, kT = doT + (long) d * lq, vT = kT + (long) d * lk;
+            long kRows = vT + (long) d * lk, dK = kRows + (long) npk * dw, dV = dK + (long) npk * dw;
             long qRows = dV + (long) npk * dw, doRows = qRows + (long) W * dw, dQT = doRows + (long) W * dw;
             long sr = dQT + (long) dw * W, sp = sr + (long) BC * W, sd = sp + (long) BC * W, tmp = sd + (long) BC * W;
             long lse = tmp + (long) dw * W, dot = lse + npq;
-            return new BackLayout(n, d, npk, npq, dw, d8, qT, doT, kT, vT, kRows, dK, dV, qRows, doRows, dQT, sr, sp, sd, tmp,
+            return new BackLayout(n, d, npk, npq, lk, lq, dw, d8, qT, doT, kT, vT, kRows, dK, dV, qRows, doRows, dQT, sr, sp, sd, tmp,
                     lse, dot, dot + npq);
         }
     }
@@ -319,10 +329,10 @@ final class QueryLaneAttention {
             long base = b * s.sB() + h * s.sH(), obase = b * s.oB() + h * s.oH();
             int n = lay.n(), d = lay.d(), npk = lay.npk(), npq = lay.npq(), dw = lay.dw();
             float sc = scale[h];
-            transpose(q, qOff + base, s.sN(), n, d, 1f, w, lay.qT(), npq, room);
-            transpose(dO, dOOff + obase, s.oN(), n, d, 1f, w, lay.doT(), npq, room);
-            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), npk, room);
-            transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.vT(), npk, room);
+            transpose(q, qOff + base, s.sN(), n, d, 1f, w, lay.qT(), lay.lq(), room);
+            transpose(dO, dOOff + obase, s.oN(), n, d, 1f, w, lay.doT(), lay.lq(), room);
+            transpose(k, kOff + base, s.sN(), n, d, 1f, w, lay.kT(), lay.lk(), room);
+            transpose(v, vOff + base, s.sN(), n, d, 1f, w, lay.vT(), lay.lk(), room);
             packRows(k, kOff + base, s.sN(), n, d, w, lay.kRows(), npk, dw);
             fill(w, lay.dK(), 2L * npk * dw, 0f);
             float[] lanes = room.lanes;
@@ -336,8 +346,8 @@ final class QueryLaneAttention {
                 for (int j0 = 0; j0 < npk; j0 += BC) {
                     int bc = Math.min(BC, npk - j0);
                     for (int p = 0; p < bc; p += MR) {
-                        scoresPanel(w, lay.kT() + j0 + p, npk, lay.qT() + i0, npq, d, lay.sr() + (long) p * W);
-                        scoresPanel(w, lay.vT() + j0 + p, npk, lay.doT() + i0, npq, d, lay.sd() + (long) p * W);
+                        scoresPanel(w, lay.kT() + j0 + p, lay.lk(), lay.qT() + i0, lay.lq(), d, lay.sr() + (long) p * W);
+                        scoresPanel(w, lay.vT() + j0 + p, lay.lk(), lay.doT() + i0, lay.lq(), d, lay.sd() + (long) p * W);
                     }
                     ds += probsAndDs(w, lay.sr(), lay.sp(), lay.sd(), bc, Math.min(bc, n - j0), sc, lay.lse() + i0, lay.dot() + i0, mt, (long) j0 * npq + i0, npq, lanes);
                     // dQ^T += K^T dS^T
