@@ -125,14 +125,14 @@ final class QueryLaneAttention {
         return (lines | 1) * 16;
     }
 
-    /** Scratch of one head, in floats: K^T, Q^T, V rows, O^T of one block and one tile's share of it, the score tile, and three W-lane vectors (max, sum, rescaling). */
+    /** Scratch of one head, in floats: K^T, Q^T, V rows, O^T of one block and one tile's share of it, the score tile, and four W-lane vectors (max, sum, rescaling, shift). */
     private record Layout(int n, int d, int npk, int npq, int lk, int lq, int dp, long kT, long qT, long vP, long oT, long pv, long st,
-                          long max, long sum, long corr, long total) {
+                          long max, long sum, long corr, long shift, long total) {
         static Layout of(int n, int d) {
             int npk = roundUp(n, MR), npq = roundUp(n, W), lk = skewed(npk), lq = skewed(npq), dp = roundUp(d, MR);
             long kT = 0, qT = kT + (long) d * lk, vP = qT + (long) d * lq, oT = vP + (long) npk * dp;
             long pv = oT + (long) dp * W, st = pv + (long) dp * W, max = st + (long) BC * W;
-            return new Layout(n, d, npk, npq, lk, lq, dp, kT, qT, vP, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
+            return new Layout(n, d, npk, npq, lk, lq, dp, kT, qT, vP, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W, max + 4 * W);
         }
     }
 
@@ -170,7 +170,7 @@ final class QueryLaneAttention {
                         // Keys past the end: -inf, so that they weigh 0.
                         for (int r = n - j0 - p; r < MR; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
                     }
-                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr());
+                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr(), lay.shift());
                     for (int c = 0; c < dp; c += MR) accumulatePanel(w, lay.vP() + (long) j0 * dp + c, dp, lay.st(), bc, lay.pv() + (long) c * W);
                     rescaleAdd(w, lay.oT(), lay.pv(), dp, lay.corr());
                 }
@@ -186,11 +186,11 @@ final class QueryLaneAttention {
      * rescaling lanes. K and V^T are packed on the heap ({@link Scratch#kPanels}).
      */
     private record MicroLayout(int n, int d, int mr, int npk, int dp, int bc, long kT, long qT, long oT, long pv, long st,
-                               long max, long sum, long corr, long total) {
+                               long max, long sum, long corr, long shift, long total) {
         static MicroLayout of(int n, int d, int mr) {
             int npk = roundUp(n, mr), dp = roundUp(d, mr), bc = mr * TILE_PANELS;
             long kT = 0, qT = kT + (long) d * npk, oT = qT + (long) d * W, pv = oT + (long) dp * W, st = pv + (long) dp * W, max = st + (long) bc * W;
-            return new MicroLayout(n, d, mr, npk, dp, bc, kT, qT, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W);
+            return new MicroLayout(n, d, mr, npk, dp, bc, kT, qT, oT, pv, st, max, max + W, max + 2 * W, max + 3 * W, max + 4 * W);
         }
     }
 
@@ -234,7 +234,7 @@ final class QueryLaneAttention {
                         if (mt != null) addMaskRows(w, panel, mt, (long) (j0 + p) * npq + i0, npq, Math.min(mr, n - j0 - p));
                         for (int r = n - j0 - p; r < mr; r++) fill(w, panel + (long) r * W, W, Float.NEGATIVE_INFINITY);
                     }
-                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr());
+                    softmaxTile(w, lay.st(), bc, lay.max(), lay.sum(), lay.corr(), lay.shift());
                     // Keys past n have P = 0 and no V panel entries: the product stops at the last key.
                     for (int c = 0; c < dp; c += mr) micro.compute(keys, vp, c * n + j0 * mr, w, lay.st(), W, w, lay.pv() + (long) c * W, W);
                     rescaleAdd(w, lay.oT(), lay.pv(), dp, lay.corr());
@@ -682,9 +682,9 @@ final class QueryLaneAttention {
     /**
      * The online softmax step for one tile, lane by lane: max = max(max, tile), st = e^(st - max), corr = e^(old max -
      * max), sum = sum * corr + column sums of st. A lane whose max is still -inf (every key masked so far) shifts by 0,
-     * so its e^-inf stay 0 instead of NaN.
+     * so its e^-inf stay 0 instead of NaN. shift: W floats of scratch for the shifts.
      */
-    private static void softmaxTile(MemorySegment w, long st, int bc, long max, long sum, long corr) {
+    private static void softmaxTile(MemorySegment w, long st, int bc, long max, long sum, long corr, long shift) {
         long rb = W * 4L;
         for (int h = 0; h < W; h += L) {
             long end = (st + h) * 4 + bc * rb;
@@ -699,21 +699,11 @@ final class QueryLaneAttention {
             FloatVector m = m0.blend(m1, m1.compare(GT, m0));
             FloatVector sh = m.blend(0f, m.compare(EQ, Float.NEGATIVE_INFINITY));
             m.intoMemorySegment(w, (max + h) * 4, NO);
+            sh.intoMemorySegment(w, (shift + h) * 4, NO);
             old.sub(sh).intoMemorySegment(w, (corr + h) * 4, NO);
-            for (long p = (st + h) * 4; p < end; p += rb) FloatVector.fromMemorySegment(S, w, p, NO).sub(sh).intoMemorySegment(w, p, NO);
         }
-        SimdMath.expShift(w, st, w, st, (long) bc * W, 0f, false);
         SimdMath.expShift(w, corr, w, corr, W, 0f, false);
-        for (int h = 0; h < W; h += L) {
-            long end = (st + h) * 4 + bc * rb;
-            FloatVector a0 = FloatVector.fromMemorySegment(S, w, (sum + h) * 4, NO).mul(FloatVector.fromMemorySegment(S, w, (corr + h) * 4, NO));
-            FloatVector a1 = FloatVector.zero(S);
-            for (long p = (st + h) * 4; p < end; p += 2 * rb) {
-                a0 = FloatVector.fromMemorySegment(S, w, p, NO).add(a0);
-                a1 = FloatVector.fromMemorySegment(S, w, p + rb, NO).add(a1);
-            }
-            a0.add(a1).intoMemorySegment(w, (sum + h) * 4, NO);
-        }
+        SimdMath.expLanes(w, st, bc, shift, sum, corr);
     }
 
     /**
