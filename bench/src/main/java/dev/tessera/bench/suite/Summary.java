@@ -140,7 +140,11 @@ public final class Summary {
                 error = value * err / score;
                 unit = "GFLOPS";
                 ai = fwd / (4.0 * 4 * 12 * n * 64);                    // q, k, v, o read or written once
-                kind = params.get("impl").toString().equals("fused") ? "attention" : "attention-naive";
+                kind = switch (params.get("impl").toString()) {
+                    case "fused" -> "attention";
+                    case "gemms" -> "attention-gemms";
+                    default -> "attention-naive";
+                };
             }
             case "InferenceBenchmark", "TrainStepBenchmark" -> {
                 int batch = params.get("batch") == null ? 128 : Integer.parseInt(params.get("batch").toString());
