@@ -1,0 +1,83 @@
+package dev.tessera.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Fused against naive attention, {@link AttentionBenchmark}'s own code paths, in one JVM and timed in alternating
+ * rounds (who goes first alternates too). JMH runs the two in separate forks one after the other, and on these shared
+ * hosts a fork's speed moved by a quarter between minutes: two runs of the same build gave fused / naive ratios of
+ * 1.16x and 1.45x at N = 197, 1.39x and 0.77x at N = 1024 (2026-12-02, Zen 5). Here both see the same phases.
+ *
+ * <pre>
+ * java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.tessera.bench.AttentionPairing \
+ *     [seqs=197,1024] [mode=fwd|fwdbwd] [threads=2] [rounds=12] [seconds per round=0.5]
+ * </pre>
+ * Prints one JSON line per sequence length: each engine's median ms, each round's naive / fused ratio, their median,
+ * and how many rounds reached the 1.5x bar.
+ */
+public final class AttentionPairing {
+    private AttentionPairing() {}
+
+    public static void main(String[] a) {
+        String[] seqs = (a.length > 0 ? a[0] : "197,1024").split(",");
+        String mode = a.length > 1 ? a[1] : "fwd";
+        int threads = a.length > 2 ? Integer.parseInt(a[2]) : 2, rounds = a.length > 3 ? Integer.parseInt(a[3]) : 12;
+        double seconds = a.length > 4 ? Double.parseDouble(a[4]) : 0.5;
+        for (String sq : seqs) {
+            int seq = Integer.parseInt(sq.trim());
+            AttentionBenchmark fused = bench("fused", mode, seq, threads), naive = bench("naive", mode, seq, threads);
+            // As the benchmark's 12 s: the fused backward's per-head methods reach C2 late.
+            msPerCall(fused, 12);
+            msPerCall(naive, 12);
+            double[] f = new double[rounds], n = new double[rounds], ratio = new double[rounds];
+            for (int r = 0; r < rounds; r++) {
+                if (r % 2 == 0) {
+                    f[r] = msPerCall(fused, seconds);
+                    n[r] = msPerCall(naive, seconds);
+                } else {
+                    n[r] = msPerCall(naive, seconds);
+                    f[r] = msPerCall(fused, seconds);
+                }
+                ratio[r] = n[r] / f[r];
+            }
+            List<String> list = new ArrayList<>();
+            int atBar = 0;
+            for (double q : ratio) {
+                list.add(String.format("%.2f", q));
+                if (q >= 1.5) atBar++;
+            }
+            System.out.printf("{\"seq\": %d, \"mode\": \"%s\", \"threads\": %d, \"rounds\": %d, \"fused_ms\": %.3f, \"naive_ms\": %.3f, "
+                            + "\"naive_over_fused\": [%s], \"median_ratio\": %.2f, \"rounds_at_1_5\": %d}%n",
+                    seq, mode, threads, rounds, median(f), median(n), String.join(", ", list), median(ratio), atBar);
+            fused.tearDown();
+            naive.tearDown();
+        }
+    }
+
+    private static AttentionBenchmark bench(String impl, String mode, int seq, int threads) {
+        AttentionBenchmark b = new AttentionBenchmark();
+        b.impl = impl;
+        b.mode = mode;
+        b.seq = seq;
+        b.threads = threads;
+        b.setup();
+        return b;
+    }
+
+    private static double msPerCall(AttentionBenchmark b, double seconds) {
+        long t0 = System.nanoTime(), calls = 0;
+        while (System.nanoTime() - t0 < seconds * 1e9) {
+            b.attention();
+            calls++;
+        }
+        return (System.nanoTime() - t0) / 1e6 / calls;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
