@@ -90,6 +90,12 @@ public class OrtPeer {
         return new Engine(run, session);
     }
 
+    /**
+     * Between one engine's round and the other's (-Dpeer.pauseMs): lets ORT's spinning pool threads and Tessera's go
+     * idle. 2 s instead of 100 ms changed nothing (2026-12-02: two threads, batch 1, medians 0.96x and 1.00x).
+     */
+    private static final long PAUSE_MS = Long.getLong("peer.pauseMs", 100);
+
     /** Both engines in this JVM, timed in alternating rounds of the same number of calls. */
     private static void alternate(Path weights, Path onnx, int threads, String batches, int rounds, float[] x, float[] ref, int[] xs) throws Exception {
         int per = xs[1] * xs[2] * xs[3];
@@ -110,9 +116,9 @@ public class OrtPeer {
             double[] ts = new double[rounds], os = new double[rounds], ratio = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 // Who goes first alternates; a pause lets the other engine's spinning threads settle.
-                if (r % 2 == 0) { ts[r] = seconds(tessera, in, b, n); Thread.sleep(100); os[r] = seconds(ort, in, b, n); }
-                else { os[r] = seconds(ort, in, b, n); Thread.sleep(100); ts[r] = seconds(tessera, in, b, n); }
-                Thread.sleep(100);
+                if (r % 2 == 0) { ts[r] = seconds(tessera, in, b, n); Thread.sleep(PAUSE_MS); os[r] = seconds(ort, in, b, n); }
+                else { os[r] = seconds(ort, in, b, n); Thread.sleep(PAUSE_MS); ts[r] = seconds(tessera, in, b, n); }
+                Thread.sleep(PAUSE_MS);
                 ratio[r] = os[r] / ts[r];
             }
             StringBuilder list = new StringBuilder();
