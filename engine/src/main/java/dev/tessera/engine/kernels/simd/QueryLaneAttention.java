@@ -182,8 +182,8 @@ final class QueryLaneAttention {
 
     /**
      * Scratch of one head for {@link #forwardOnMicroKernel}, in floats: one block's Q^T (d x W, contiguous: the
-     * micro-kernel's B), its O^T and one tile's share of it (dp x W), the score tile (bc keys x W), and the max, sum and
-     * rescaling lanes. K and V^T are packed on the heap ({@link Scratch#kPanels}).
+     * micro-kernel's B), its O^T and one tile's share of it (dp x W), the score tile (bc keys x W), and the max, sum,
+     * rescaling and shift lanes. K and V^T are packed on the heap ({@link Scratch#kPanels}).
      */
     private record MicroLayout(int n, int d, int mr, int npk, int dp, int bc, long kT, long qT, long oT, long pv, long st,
                                long max, long sum, long corr, long shift, long total) {
