@@ -15,7 +15,8 @@ import java.util.List;
  *     [seqs=197,1024] [mode=fwd|fwdbwd] [threads=2] [rounds=12] [seconds per round=0.5]
  * </pre>
  * Prints one JSON line per sequence length: each engine's median ms, each round's naive / fused ratio, their median,
- * and how many rounds reached the 1.5x bar.
+ * how many rounds reached the 1.5x bar, and the median of naive / gemms (naive's products alone, {@code impl=gemms}):
+ * the most any attention could gain over naive with products at this GEMM's rate.
  */
 public final class AttentionPairing {
     private AttentionPairing() {}
@@ -27,20 +28,25 @@ public final class AttentionPairing {
         double seconds = a.length > 4 ? Double.parseDouble(a[4]) : 0.5;
         for (String sq : seqs) {
             int seq = Integer.parseInt(sq.trim());
-            AttentionBenchmark fused = bench("fused", mode, seq, threads), naive = bench("naive", mode, seq, threads);
+            AttentionBenchmark fused = bench("fused", mode, seq, threads), naive = bench("naive", mode, seq, threads),
+                    gemms = bench("gemms", mode, seq, threads);
             // As the benchmark's 12 s: the fused backward's per-head methods reach C2 late.
             msPerCall(fused, 12);
             msPerCall(naive, 12);
-            double[] f = new double[rounds], n = new double[rounds], ratio = new double[rounds];
+            msPerCall(gemms, 4);
+            double[] f = new double[rounds], n = new double[rounds], g = new double[rounds], ratio = new double[rounds], floor = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 if (r % 2 == 0) {
                     f[r] = msPerCall(fused, seconds);
                     n[r] = msPerCall(naive, seconds);
+                    g[r] = msPerCall(gemms, seconds);
                 } else {
+                    g[r] = msPerCall(gemms, seconds);
                     n[r] = msPerCall(naive, seconds);
                     f[r] = msPerCall(fused, seconds);
                 }
                 ratio[r] = n[r] / f[r];
+                floor[r] = n[r] / g[r];
             }
             List<String> list = new ArrayList<>();
             int atBar = 0;
@@ -48,11 +54,12 @@ public final class AttentionPairing {
                 list.add(String.format("%.2f", q));
                 if (q >= 1.5) atBar++;
             }
-            System.out.printf("{\"seq\": %d, \"mode\": \"%s\", \"threads\": %d, \"rounds\": %d, \"fused_ms\": %.3f, \"naive_ms\": %.3f, "
-                            + "\"naive_over_fused\": [%s], \"median_ratio\": %.2f, \"rounds_at_1_5\": %d}%n",
-                    seq, mode, threads, rounds, median(f), median(n), String.join(", ", list), median(ratio), atBar);
+            System.out.printf("{\"seq\": %d, \"mode\": \"%s\", \"threads\": %d, \"rounds\": %d, \"fused_ms\": %.3f, \"naive_ms\": %.3f, \"gemms_ms\": %.3f, "
+                            + "\"naive_over_fused\": [%s], \"median_ratio\": %.2f, \"rounds_at_1_5\": %d, \"naive_over_gemms\": %.2f}%n",
+                    seq, mode, threads, rounds, median(f), median(n), median(g), String.join(", ", list), median(ratio), atBar, median(floor));
             fused.tearDown();
             naive.tearDown();
+            gemms.tearDown();
         }
     }
 
