@@ -56,7 +56,8 @@ public final class Linear {
         int in = outIn ? w.dim(1) : w.dim(0), out = outIn ? w.dim(0) : w.dim(1);
         long floats = k.packedFloats(in, out);
         if (floats == 0) return 0;
-        java.lang.foreign.MemorySegment dst = dev.tessera.engine.tensor.OffHeap.allocateFloats(arena, floats);
+        // Streamed from memory once per forward pass: in huge pages where the OS gives them (see LargePages).
+        java.lang.foreign.MemorySegment dst = dev.tessera.engine.tensor.OffHeap.allocateLargeFloats(arena, floats);
         java.lang.foreign.MemorySegment src = w.segment();
         long off = w.offset();
         if (src.isMapped()) {

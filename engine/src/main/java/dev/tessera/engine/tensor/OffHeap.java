@@ -32,6 +32,22 @@ public final class OffHeap {
         return seg;
     }
 
+    /**
+     * As {@link #allocateFloats}, for large, long-lived data streamed from memory (pre-packed weights): in transparent
+     * huge pages where {@link LargePages} can map them (2 MiB or more; 2 MiB aligned), else as allocateFloats.
+     */
+    public static MemorySegment allocateLargeFloats(Arena arena, long floats) {
+        if (floats >= LargePages.HUGE / Float.BYTES) {
+            MemorySegment seg = LargePages.allocate(arena, floats * Float.BYTES);
+            if (seg != null) {
+                ALLOCATED.addAndGet(floats * Float.BYTES);
+                ALLOCATIONS.incrementAndGet();
+                return seg;
+            }
+        }
+        return allocateFloats(arena, floats);
+    }
+
     /** Total bytes ever allocated off-heap by the engine (monotonic). */
     public static long allocatedBytes() {
         return ALLOCATED.get();
