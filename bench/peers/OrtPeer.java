@@ -21,7 +21,10 @@ import java.util.Random;
  * and times them in alternating rounds (who goes first alternates too), so that both see the same phases of the
  * host: on these shared machines a whole engine's run, minutes after the other's, moved by 10-20% (2026-12-02: one
  * JVM's ViT-B/16 5-s medians went between 127-135 and 150-160 ms and back). Prints each round's ratio and their
- * median per batch.
+ * median per batch. Caveat: once Tessera's packed weights sit in transparent huge pages (LargePages), ORT in the same
+ * JVM ran slower (two threads, batch 1, 4 rounds: 6.67 and 6.09 img/s with Tessera's huge pages off, 5.15 and 5.83
+ * with them on), so this mode then flatters Tessera; for a verdict use separate JVMs ({@code ENGINES="ort tessera
+ * ort tessera"}).
  */
 public class OrtPeer {
     public static void main(String[] a) throws Exception {

@@ -4,7 +4,8 @@
 # Needs Debian's python3-torch, python3-torchvision, python3-onnx (the model is made once by make_vit_fixtures.py).
 # Usage: [ENGINES="ort tessera"] bench/peers/ort_peer.sh [threads=1,2] [batches=1,8] [dir=/tmp/tessera-b16]
 # ENGINES=both [ROUNDS=8]: both engines in one JVM, timed in alternating rounds (each round's ratio and their median;
-# the peak RSS is then of the two together).
+# the peak RSS is then of the two together). It flatters Tessera once its weights are in huge pages: ORT slowed down
+# beside them (see OrtPeer.java); separate JVMs give the verdict.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 threads=${1:-1,2}; batches=${2:-1,8}; dir=${3:-/tmp/tessera-b16}
