@@ -17,7 +17,10 @@ import java.lang.invoke.MethodHandle;
  * foreign-function API (libc only: no library of ours, nothing extracted). ViT-B/16 streams all 346 MB of its packed
  * weights from memory once per image; in 4 KiB pages, one thread at batch 1 ran 264.8 ms (best) / 278.6 (median)
  * against 230.7 / 240.1 in huge pages (one JVM, alternating rounds, Zen 5, 2026-12-02); at two threads the medians
- * were 143.1 against 136.9. The hardware prefetchers stop at 4 KiB page boundaries and every page costs a TLB walk.
+ * were 143.1 against 136.9. That comparison shares one process, and huge pages in a process slowed ONNX Runtime
+ * beside them (bench/peers/OrtPeer.java), so it may flatter them; in separate JVMs, one after the other (one thread,
+ * batch 1, img/s), off 3.43, 4.47, 3.66 and on 4.36, 3.81, 4.28: the host's swings are as large as the effect. The
+ * hardware prefetchers stop at 4 KiB page boundaries, and every page costs a TLB walk.
  *
  * <p>Used only on Linux, when this module may call native code ({@code --enable-native-access=ALL-UNNAMED}, which
  * the launcher passes; without it the JDK would print a warning for the restricted calls, so they are not made) and
