@@ -60,6 +60,11 @@ class LargePagesTest {
     }
 
     @Test
+    void theKernelModeIsOneOfLinuxsOrUnknown() {
+        assertTrue(java.util.Set.of("always", "madvise", "never", "unknown").contains(LargePages.kernelMode()), LargePages.kernelMode());
+    }
+
+    @Test
     void aProductWithBPackedIntoLargePagesEqualsThePlainOne() {
         Kernels k = KernelProvider.get();
         int m = 7, n = 769, kk = 771;   // packed B over 2 MiB

@@ -48,6 +48,20 @@ public final class LargePages {
         return Holder.LIBC != null;
     }
 
+    /**
+     * The kernel's transparent huge page mode (/sys/kernel/mm/transparent_hugepage/enabled: always, madvise or never),
+     * or "unknown". Under "never" the advice is taken and ignored: the weights stay in small pages.
+     */
+    public static String kernelMode() {
+        try {
+            String s = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled"));
+            int a = s.indexOf('['), b = s.indexOf(']');
+            return a >= 0 && b > a ? s.substring(a + 1, b) : "unknown";
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
     private static Libc load() {
         if (!WANTED || !System.getProperty("os.name", "").startsWith("Linux")) return null;
         if (!LargePages.class.getModule().isNativeAccessEnabled()) {

@@ -22,6 +22,9 @@ final class InfoCommand {
         out.printf("kernels      %s%n", sel.kernels().name());
         out.printf("  because    %s%n", sel.reason());
         out.printf("GEMM         micro-kernel %s%n", sel.microKernel());
+        out.printf("huge pages   %s%n", dev.tessera.engine.tensor.LargePages.available()
+                ? "pre-packed weights advised into transparent huge pages (kernel mode: " + dev.tessera.engine.tensor.LargePages.kernelMode() + ")"
+                : "no: pre-packed weights in ordinary pages (Linux and --enable-native-access=ALL-UNNAMED needed; -Dtessera.largePages)");
         return 0;
     }
 }
