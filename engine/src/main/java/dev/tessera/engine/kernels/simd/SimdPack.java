@@ -131,6 +131,9 @@ final class SimdPack {
         }
     }
 
+    /** {@link SimdTranspose#panel12x16}'s 16 x 16 block, per thread. */
+    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[256]);
+
     /**
      * Panels of mr rows from A as stored (rows lda apart): ap[dst + (i/mr)*mr*kc + p*mr + i%mr] = alpha * a[src + i*lda + p]
      * for i < rows and p < kc, zero up to whole panels. For the AVX2 kernel's 6 rows on 8 lanes, 8 k steps of a panel
@@ -139,9 +142,6 @@ final class SimdPack {
      * overwritten by the next; AVX-512's 12 rows on 16 lanes the same way ({@link SimdTranspose#panel12x16}). JFR put
      * the element-by-element loop (a bounds check per float) at 5-7.5% of the D = 192 training and eval steps.
      */
-    /** {@link SimdTranspose#panel12x16}'s 16 x 16 block, per thread. */
-    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[256]);
-
     static void panelsA(MemorySegment a, long src, long lda, int kc, int rows, int mr, float alpha, float[] ap, int dst) {
         int full = rows / mr, panels = (rows + mr - 1) / mr;
         boolean turned = L == 8 && mr == 6, turned16 = L == 16 && mr == 12;
