@@ -27,9 +27,7 @@ public final class OffHeap {
         } catch (OutOfMemoryError e) {
             throw new TensorException("off-heap allocation of " + bytes + " bytes failed: " + e.getMessage());
         }
-        ALLOCATED.addAndGet(bytes);
-        ALLOCATIONS.incrementAndGet();
-        return seg;
+        return counted(seg, bytes);
     }
 
     /**
@@ -39,13 +37,16 @@ public final class OffHeap {
     public static MemorySegment allocateLargeFloats(Arena arena, long floats) {
         if (floats >= LargePages.HUGE / Float.BYTES) {
             MemorySegment seg = LargePages.allocate(arena, floats * Float.BYTES);
-            if (seg != null) {
-                ALLOCATED.addAndGet(floats * Float.BYTES);
-                ALLOCATIONS.incrementAndGet();
-                return seg;
-            }
+            if (seg != null) return counted(seg, floats * Float.BYTES);
         }
         return allocateFloats(arena, floats);
+    }
+
+    /** Every allocation passes here, so that {@link #allocatedBytes} and {@link #allocations} see it. */
+    private static MemorySegment counted(MemorySegment seg, long bytes) {
+        ALLOCATED.addAndGet(bytes);
+        ALLOCATIONS.incrementAndGet();
+        return seg;
     }
 
     /** Total bytes ever allocated off-heap by the engine (monotonic). */
