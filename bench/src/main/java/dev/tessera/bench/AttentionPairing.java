@@ -16,7 +16,8 @@ import java.util.List;
  * </pre>
  * Prints one JSON line per sequence length: each engine's median ms, each round's naive / fused ratio, their median,
  * how many rounds reached the 1.5x bar, and the median of naive / gemms (naive's products alone, {@code impl=gemms}):
- * the most any attention could gain over naive with products at this GEMM's rate.
+ * the most any attention could gain over naive with products at this GEMM's rate. A second line gives each engine's
+ * ms in every round.
  */
 public final class AttentionPairing {
     private AttentionPairing() {}
@@ -57,6 +58,9 @@ public final class AttentionPairing {
             System.out.printf("{\"seq\": %d, \"mode\": \"%s\", \"threads\": %d, \"rounds\": %d, \"fused_ms\": %.3f, \"naive_ms\": %.3f, \"gemms_ms\": %.3f, "
                             + "\"naive_over_fused\": [%s], \"median_ratio\": %.2f, \"rounds_at_1_5\": %d, \"naive_over_gemms\": %.2f}%n",
                     seq, mode, threads, rounds, median(f), median(n), median(g), String.join(", ", list), median(ratio), atBar, median(floor));
+            // Each engine's own rounds: a ratio that jumps tells which side moved.
+            System.out.printf("{\"seq\": %d, \"fused_ms_rounds\": [%s], \"naive_ms_rounds\": [%s], \"gemms_ms_rounds\": [%s]}%n",
+                    seq, join(f), join(n), join(g));
             fused.tearDown();
             naive.tearDown();
             gemms.tearDown();
@@ -80,6 +84,12 @@ public final class AttentionPairing {
             calls++;
         }
         return (System.nanoTime() - t0) / 1e6 / calls;
+    }
+
+    private static String join(double[] v) {
+        List<String> l = new ArrayList<>();
+        for (double x : v) l.add(String.format("%.3f", x));
+        return String.join(", ", l);
     }
 
     private static double median(double[] v) {
