@@ -25,14 +25,19 @@ public final class RowPairing {
         String[] kernels = (a.length > 0 ? a[0] : "softmax,layernorm,gelu").split(",");
         int threads = a.length > 1 ? Integer.parseInt(a[1]) : 2, rounds = a.length > 2 ? Integer.parseInt(a[2]) : 12;
         double seconds = a.length > 3 ? Double.parseDouble(a[3]) : 0.25;
+        if (threads < 1 || rounds < 1 || !(seconds > 0)) {
+            throw new IllegalArgumentException("threads, rounds and seconds must be positive: " + threads + ", " + rounds + ", " + seconds);
+        }
+        for (String k : kernels) {
+            // add and adamw move more than 8 bytes per float: copy ms / kernel ms would not be a bandwidth fraction.
+            if (!List.of("softmax", "layernorm", "gelu", "gelu_tanh").contains(k.trim())) {
+                throw new IllegalArgumentException("RowPairing pairs softmax, layernorm, gelu and gelu_tanh with a copy, not '" + k.trim()
+                        + "' (for add and adamw, which move more than 8 bytes per float, use RowKernelBenchmark's GB/s)");
+            }
+        }
         List<RowKernelBenchmark> benches = new ArrayList<>();
         benches.add(bench("copy", threads));
-        for (String k : kernels) {
-            if (k.trim().equals("add") || k.trim().equals("adamw")) {
-                throw new IllegalArgumentException(k + " moves more than 8 bytes per float; pair it with JMH's GB/s instead");
-            }
-            benches.add(bench(k.trim(), threads));
-        }
+        for (String k : kernels) benches.add(bench(k.trim(), threads));
         RowKernelBenchmark.Bytes sink = new RowKernelBenchmark.Bytes();
         int m = benches.size();
         // Warm-up: every kernel's loops reach C2 before the first timed round.
