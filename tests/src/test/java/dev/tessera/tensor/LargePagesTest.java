@@ -42,6 +42,28 @@ class LargePagesTest {
         assertThrows(IllegalStateException.class, () -> seg.getAtIndex(F, 0), "unmapped with its arena");
     }
 
+    /** A mapping whose segment cannot be made (here: the arena is already closed) is unmapped, not leaked. */
+    @Test
+    void aFailedAllocationLeavesNoMapping() throws Exception {
+        Assumptions.assumeTrue(LargePages.available());
+        Arena closed = Arena.ofShared();
+        closed.close();
+        long floats = 64 * HUGE / 4, before = virtualBytes();
+        for (int i = 0; i < 20; i++) {
+            assertThrows(RuntimeException.class, () -> OffHeap.allocateLargeFloats(closed, floats));
+        }
+        // 20 leaked mappings would add 1.3 GB of address space; the JVM's own growth meanwhile is far below 512 MB.
+        long grown = virtualBytes() - before;
+        assertTrue(grown < 512L << 20, "address space grew by " + grown + " bytes");
+    }
+
+    private static long virtualBytes() throws java.io.IOException {
+        for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+            if (l.startsWith("VmSize:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+        }
+        throw new IllegalStateException("no VmSize in /proc/self/status");
+    }
+
     @Test
     void smallAllocationsStayOrdinary() {
         try (Arena arena = Arena.ofConfined()) {

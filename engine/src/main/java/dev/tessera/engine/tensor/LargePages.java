@@ -90,16 +90,23 @@ public final class LargePages {
         Libc libc = Holder.LIBC;
         if (libc == null || bytes <= 0) return null;
         long rounded = (bytes + HUGE - 1) / HUGE * HUGE, length = rounded + HUGE;  // room to align the start
+        long base;
         try {
             MemorySegment mapped = (MemorySegment) libc.mmap().invokeExact(MemorySegment.NULL, length, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L);
-            long base = mapped.address();
-            if (base == -1L || base == 0L) return null;  // MAP_FAILED
-            long start = (base + HUGE - 1) / HUGE * HUGE;
+            base = mapped.address();
+        } catch (Throwable e) {
+            return null;
+        }
+        if (base == -1L || base == 0L) return null;  // MAP_FAILED
+        long start = (base + HUGE - 1) / HUGE * HUGE;
+        MethodHandle munmap = libc.munmap();
+        try {
             // A kernel without transparent huge pages refuses the advice: the mapping then stays in small pages.
             int advised = (int) libc.madvise().invokeExact(MemorySegment.ofAddress(start), rounded, MADV_HUGEPAGE);
-            MethodHandle munmap = libc.munmap();
             return MemorySegment.ofAddress(start).reinterpret(bytes, arena, s -> unmap(munmap, base, length));
         } catch (Throwable e) {
+            // A closed arena, or one confined to another thread: the mapping would otherwise outlive this call.
+            unmap(munmap, base, length);
             return null;
         }
     }
