@@ -1,9 +1,5 @@
 package dev.tessera.bench;
 
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-
 /**
  * Fused against naive attention, {@link AttentionBenchmark}'s own code paths, in one JVM and timed in alternating
  * rounds (who goes first alternates too). JMH runs the two in separate forks one after the other, and on these shared
@@ -49,18 +45,13 @@ public final class AttentionPairing {
                 ratio[r] = n[r] / f[r];
                 floor[r] = n[r] / g[r];
             }
-            List<String> list = new ArrayList<>();
-            int atBar = 0;
-            for (double q : ratio) {
-                list.add(String.format("%.2f", q));
-                if (q >= 1.5) atBar++;
-            }
             System.out.printf("{\"seq\": %d, \"mode\": \"%s\", \"threads\": %d, \"rounds\": %d, \"fused_ms\": %.3f, \"naive_ms\": %.3f, \"gemms_ms\": %.3f, "
                             + "\"naive_over_fused\": [%s], \"median_ratio\": %.2f, \"rounds_at_1_5\": %d, \"naive_over_gemms\": %.2f}%n",
-                    seq, mode, threads, rounds, median(f), median(n), median(g), String.join(", ", list), median(ratio), atBar, median(floor));
+                    seq, mode, threads, rounds, Rounds.median(f), Rounds.median(n), Rounds.median(g), Rounds.list(ratio, "%.2f"), Rounds.median(ratio),
+                    Rounds.atLeast(ratio, 1.5), Rounds.median(floor));
             // Each engine's own rounds: a ratio that jumps tells which side moved.
             System.out.printf("{\"seq\": %d, \"fused_ms_rounds\": [%s], \"naive_ms_rounds\": [%s], \"gemms_ms_rounds\": [%s]}%n",
-                    seq, join(f), join(n), join(g));
+                    seq, Rounds.list(f, "%.3f"), Rounds.list(n, "%.3f"), Rounds.list(g, "%.3f"));
             fused.tearDown();
             naive.tearDown();
             gemms.tearDown();
@@ -84,17 +75,5 @@ public final class AttentionPairing {
             calls++;
         }
         return (System.nanoTime() - t0) / 1e6 / calls;
-    }
-
-    private static String join(double[] v) {
-        List<String> l = new ArrayList<>();
-        for (double x : v) l.add(String.format("%.3f", x));
-        return String.join(", ", l);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

@@ -1,7 +1,6 @@
 package dev.tessera.bench;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -51,16 +50,11 @@ public final class RowPairing {
         }
         for (int i = 1; i < m; i++) {
             double[] frac = new double[rounds];
-            List<String> list = new ArrayList<>();
-            int atBar = 0;
-            for (int r = 0; r < rounds; r++) {
-                frac[r] = ms[0][r] / ms[i][r];
-                list.add(String.format("%.2f", frac[r]));
-                if (frac[r] >= 0.7) atBar++;
-            }
+            for (int r = 0; r < rounds; r++) frac[r] = ms[0][r] / ms[i][r];
             System.out.printf("{\"kernel\": \"%s\", \"threads\": %d, \"rounds\": %d, \"kernel_ms\": %.3f, \"copy_ms\": %.3f, "
                             + "\"of_copy_bandwidth\": [%s], \"median\": %.2f, \"rounds_at_0_7\": %d}%n",
-                    benches.get(i).kernel, threads, rounds, median(ms[i]), median(ms[0]), String.join(", ", list), median(frac), atBar);
+                    benches.get(i).kernel, threads, rounds, Rounds.median(ms[i]), Rounds.median(ms[0]), Rounds.list(frac, "%.2f"),
+                    Rounds.median(frac), Rounds.atLeast(frac, 0.7));
         }
         for (RowKernelBenchmark b : benches) b.tearDown();
     }
@@ -86,11 +80,5 @@ public final class RowPairing {
             best = Math.min(best, (System.nanoTime() - s) / 1e6);
         } while (System.nanoTime() - t0 < seconds * 1e9);
         return best;
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }
