@@ -41,7 +41,7 @@ final class SimdMath {
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
-    private static final float INV_SQRT2 = 0.70710678f, SQRT_2_OVER_PI = 0.7978845608f;
+    private static final float SQRT_2_OVER_PI = 0.7978845608f;
     private static final float GELU_C = 0.044715f;
 
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
@@ -58,18 +58,31 @@ final class SimdMath {
     private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
     // Rational fits (bench/scripts/fit_rational.py): erf(z) / z, tanh(u) / u and (GELU'(x) - 1/2) / x as P / Q in the
     // square of the argument, Q(0) = 1.
-    private static final float ERF_T_MAX = 3.9f * 3.9f, TANH_T_MAX = 81f;
+    private static final float TANH_T_MAX = 81f;
     private static final float ERF_P0 = 1.12837915f, ERF_P1 = 0.189621275f, ERF_P2 = 0.0526622888f, ERF_P3 = 0.00373648055f,
             ERF_P4 = 0.00028503438f, ERF_P5 = 2.06698476e-06f;
     private static final float ERF_Q1 = 0.501380267f, ERF_Q2 = 0.113800344f, ERF_Q3 = 0.014910499f, ERF_Q4 = 0.00115695241f,
             ERF_Q5 = 3.82739284e-05f;
+    /**
+     * The exact GELU as x/2 + |x| e(|x|), e = erf(|x| / sqrt 2) / 2 = |x| G_P(x^2) / G_Q(x^2): the erf fit above in
+     * s = x^2 = 2 t, with 1 / (2 sqrt 2) folded into G_P. The sign goes into |x| instead of clamping erf to [-1, 1]
+     * afterwards, and |x| is clamped once at GELU_X_MAX, where the float evaluation of e is exactly 1/2 (RowKernelsTest's
+     * dense grid fails with the clamp at 5.2): past it GELU(x) is x, or 0 for x negative, exactly. Five fewer operations per vector
+     * than erf's clamps and the multiplies by 1 / sqrt 2 and 1/2: 6.4-6.6 against 5.2-5.5 ns per 16 floats in L1 (one
+     * thread, Zen 4, 2026-12-02).
+     */
+    private static final float GELU_X_MAX = 5.5f;
+    private static final double G_SCALE = 0.5 / Math.sqrt(2);
+    private static final float G_P5 = (float) (ERF_P5 * G_SCALE / 32), G_P4 = (float) (ERF_P4 * G_SCALE / 16);
+    private static final float G_Q5 = (float) (ERF_Q5 / 32), G_Q4 = (float) (ERF_Q4 / 16);
     private static final float TANH_P0 = 0.99999998f, TANH_P1 = 0.133812478f, TANH_P2 = 0.00349584726f, TANH_P3 = 2.06131313e-05f,
             TANH_P4 = 1.3359817e-08f;
     private static final float TANH_Q1 = 0.467145636f, TANH_Q2 = 0.0258779806f, TANH_Q3 = 0.000328604964f, TANH_Q4 = 7.77876726e-07f;
     private static final FloatVector ONE = FloatVector.broadcast(S, 1f), HALF = FloatVector.broadcast(S, 0.5f),
-            V_ERF_P3 = FloatVector.broadcast(S, ERF_P3), V_ERF_P2 = FloatVector.broadcast(S, ERF_P2), V_ERF_P1 = FloatVector.broadcast(S, ERF_P1),
-            V_ERF_P0 = FloatVector.broadcast(S, ERF_P0), V_ERF_Q3 = FloatVector.broadcast(S, ERF_Q3), V_ERF_Q2 = FloatVector.broadcast(S, ERF_Q2),
-            V_ERF_Q1 = FloatVector.broadcast(S, ERF_Q1), V_TANH_P2 = FloatVector.broadcast(S, TANH_P2), V_TANH_P1 = FloatVector.broadcast(S, TANH_P1),
+            V_G_P3 = FloatVector.broadcast(S, (float) (ERF_P3 * G_SCALE / 8)), V_G_P2 = FloatVector.broadcast(S, (float) (ERF_P2 * G_SCALE / 4)),
+            V_G_P1 = FloatVector.broadcast(S, (float) (ERF_P1 * G_SCALE / 2)), V_G_P0 = FloatVector.broadcast(S, (float) (ERF_P0 * G_SCALE)),
+            V_G_Q3 = FloatVector.broadcast(S, ERF_Q3 / 8), V_G_Q2 = FloatVector.broadcast(S, ERF_Q2 / 4), V_G_Q1 = FloatVector.broadcast(S, ERF_Q1 / 2),
+            V_TANH_P2 = FloatVector.broadcast(S, TANH_P2), V_TANH_P1 = FloatVector.broadcast(S, TANH_P1),
             V_TANH_P0 = FloatVector.broadcast(S, TANH_P0), V_TANH_Q2 = FloatVector.broadcast(S, TANH_Q2), V_TANH_Q1 = FloatVector.broadcast(S, TANH_Q1);
     private static final float DGELU_X_MAX = 5.7f, DGELU_T_MAX = 32.49f;
     private static final float DGELU_P4 = 3.58886228e-05f, DGELU_P5 = 1.91508021e-07f, DGELU_Q4 = 0.000193127833f, DGELU_Q5 = 8.90804553e-06f;
@@ -295,15 +308,12 @@ final class SimdMath {
         long i = 0;
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO);
-            FloatVector z = v.mul(INV_SQRT2);
-            FloatVector t = z.mul(z);
-            t = t.blend(ERF_T_MAX, t.compare(GT, ERF_T_MAX));
-            FloatVector p = t.fma(ERF_P5, ERF_P4).fma(t, V_ERF_P3).fma(t, V_ERF_P2).fma(t, V_ERF_P1).fma(t, V_ERF_P0);
-            FloatVector q = t.fma(ERF_Q5, ERF_Q4).fma(t, V_ERF_Q3).fma(t, V_ERF_Q2).fma(t, V_ERF_Q1).fma(t, ONE);
-            FloatVector erf = z.mul(p).div(q);
-            erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
-            FloatVector half = v.mul(0.5f);
-            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
+            FloatVector ax = v.abs();
+            FloatVector xc = ax.blend(GELU_X_MAX, ax.compare(GT, GELU_X_MAX));
+            FloatVector s = xc.mul(xc);
+            FloatVector p = s.fma(G_P5, G_P4).fma(s, V_G_P3).fma(s, V_G_P2).fma(s, V_G_P1).fma(s, V_G_P0);
+            FloatVector q = s.fma(G_Q5, G_Q4).fma(s, V_G_Q3).fma(s, V_G_Q2).fma(s, V_G_Q1).fma(s, ONE);
+            ax.fma(xc.mul(p).div(q), v.mul(0.5f)).intoMemorySegment(y, (yOff + i) * 4, NO);
         }
         for (; i < n; i++) y.setAtIndex(F, yOff + i, (float) MathRef.act(Activation.GELU, x.getAtIndex(F, xOff + i)));
     }
@@ -320,15 +330,12 @@ final class SimdMath {
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, (xOff + i) * 4, NO).add(FloatVector.fromMemorySegment(S, bias, (bOff + i) * 4, NO));
             if (pre != null) v.intoMemorySegment(pre, (pOff + i) * 4, NO);
-            FloatVector z = v.mul(INV_SQRT2);
-            FloatVector t = z.mul(z);
-            t = t.blend(ERF_T_MAX, t.compare(GT, ERF_T_MAX));
-            FloatVector p = t.fma(ERF_P5, ERF_P4).fma(t, V_ERF_P3).fma(t, V_ERF_P2).fma(t, V_ERF_P1).fma(t, V_ERF_P0);
-            FloatVector q = t.fma(ERF_Q5, ERF_Q4).fma(t, V_ERF_Q3).fma(t, V_ERF_Q2).fma(t, V_ERF_Q1).fma(t, ONE);
-            FloatVector erf = z.mul(p).div(q);
-            erf = erf.blend(1f, erf.compare(GT, 1f)).blend(-1f, erf.compare(LT, -1f));
-            FloatVector half = v.mul(0.5f);
-            erf.fma(half, half).intoMemorySegment(y, (yOff + i) * 4, NO);
+            FloatVector ax = v.abs();
+            FloatVector xc = ax.blend(GELU_X_MAX, ax.compare(GT, GELU_X_MAX));
+            FloatVector s = xc.mul(xc);
+            FloatVector p = s.fma(G_P5, G_P4).fma(s, V_G_P3).fma(s, V_G_P2).fma(s, V_G_P1).fma(s, V_G_P0);
+            FloatVector q = s.fma(G_Q5, G_Q4).fma(s, V_G_Q3).fma(s, V_G_Q2).fma(s, V_G_Q1).fma(s, ONE);
+            ax.fma(xc.mul(p).div(q), v.mul(0.5f)).intoMemorySegment(y, (yOff + i) * 4, NO);
         }
         for (; i < n; i++) {
             float v = x.getAtIndex(F, xOff + i) + bias.getAtIndex(F, bOff + i);
