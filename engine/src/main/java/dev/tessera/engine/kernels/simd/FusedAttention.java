@@ -137,15 +137,17 @@ final class FusedAttention {
 
     /** R rows of Q (times scale), zero rows past the end, into qb[R x d]. */
     private static void packQ(AttentionShape s, MemorySegment q, long base, int i0, int rows, float scale, MemorySegment w, long qb, int d) {
-        for (int r = 0; r < R; r++) {
+        // Loops bounded by rows, not R with a test inside: C2 may hoist a bounds check for all R rows out of such a loop,
+        // and it fails (a deoptimization per call) where the tensor ends within R rows (see QueryLaneAttention.finish).
+        for (int r = 0; r < rows; r++) {
             long dst = qb + (long) r * d, src = base + (i0 + r) * s.sN();
             int t = 0;
-            if (r < rows) {
-                for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, q, (src + t) * 4, NO).mul(scale).intoMemorySegment(w, (dst + t) * 4, NO);
-                for (; t < d; t++) w.setAtIndex(F, dst + t, scale * q.getAtIndex(F, src + t));
-            } else {
-                for (; t < d; t++) w.setAtIndex(F, dst + t, 0f);
-            }
+            for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, q, (src + t) * 4, NO).mul(scale).intoMemorySegment(w, (dst + t) * 4, NO);
+            for (; t < d; t++) w.setAtIndex(F, dst + t, scale * q.getAtIndex(F, src + t));
+        }
+        for (int r = rows; r < R; r++) {
+            long dst = qb + (long) r * d;
+            for (int t = 0; t < d; t++) w.setAtIndex(F, dst + t, 0f);
         }
     }
 
@@ -305,13 +307,13 @@ final class FusedAttention {
                 int rows = Math.min(R, n - i0);
                 packRowBlock(q, qOff + base, s.sN(), i0, rows, d, w, lay.qb(), dp);
                 packRowBlock(dO, dOOff + obase, s.oN(), i0, rows, d, w, lay.ob(), dp);
-                for (int r = 0; r < R; r++) {
-                    lrow[r] = r < rows ? lse.getAtIndex(F, lseOff + (long) bh * n + i0 + r) : Float.NEGATIVE_INFINITY;
-                    di[r] = 0f;
-                    if (r < rows) {
-                        long orow = oOff + obase + (i0 + r) * s.oN();
-                        for (int t = 0; t < d; t++) di[r] += w.getAtIndex(F, lay.ob() + (long) r * dp + t) * o.getAtIndex(F, orow + t);
-                    }
+                java.util.Arrays.fill(lrow, Float.NEGATIVE_INFINITY);
+                java.util.Arrays.fill(di, 0f);
+                // To rows, not R with a test inside (see packQ).
+                for (int r = 0; r < rows; r++) {
+                    lrow[r] = lse.getAtIndex(F, lseOff + (long) bh * n + i0 + r);
+                    long orow = oOff + obase + (i0 + r) * s.oN();
+                    for (int t = 0; t < d; t++) di[r] += w.getAtIndex(F, lay.ob() + (long) r * dp + t) * o.getAtIndex(F, orow + t);
                 }
                 zero(w, lay.dqb(), (long) R * dp);
                 for (int j0 = 0; j0 < np; j0 += BC) {
