@@ -16,24 +16,28 @@ import org.junit.jupiter.api.Test;
  * a test inside; C2 hoisted the bounds check for all 32 out of the loop, and it failed whenever the head's log-sum-exp
  * ended less than 32 floats before the end of the tensor: two deoptimizations every 150 ms, N = 197 attention 2.6-2.8
  * ms instead of 0.9 (two threads, Zen 4, 2026-12-02), a training step's median 341 instead of 257 ms. The probe calls
- * attention as a ViT layer does for six seconds and reports what C2 deoptimized: that loop's method 29 and 39 times
- * in two runs; warming up, a method is deoptimized a few times (5 at most in those runs) and C2 stops speculating there.
+ * attention as a ViT layer does, then the trainer's step, five seconds each, and counts each method's bursts of
+ * deoptimization: warming up, a method may be deoptimized several times within milliseconds (threads hitting the same
+ * trap before it is recompiled), once or twice; a storm comes back every few hundred milliseconds. Verified to fail on
+ * that loop.
  */
 @Tag("kernels")
 class DeoptimizationTest {
-    /** Deoptimizations of one method that still count as settling, not as a storm. */
-    static final int TOLERATED = 10;
+    /** Bursts of deoptimization of one method that still count as settling, not as a storm. */
+    static final int TOLERATED = 3;
 
     @Test
     void attentionSettlesWithoutRepeatedDeoptimization() throws Exception {
         assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "needs --add-modules jdk.incubator.vector");
         assumeTrue(KernelProvider.get().name().startsWith("simd"), "the Vector API path is not active: " + KernelProvider.get().name());
-        String out = ChildJvm.run(Duration.ofMinutes(2), List.of("-Xmx512m", "-Dtessera.gcWarning=false"), DeoptimizationProbe.class.getName(), "6");
+        String out = ChildJvm.run(Duration.ofMinutes(2), List.of("-Xmx512m", "-Dtessera.gcWarning=false"), DeoptimizationProbe.class.getName(), "5");
         assertTrue(out.contains("done"), "the probe did not finish:\n" + out);
         List<String> storms = new ArrayList<>();
         for (String line : out.split("\n")) {
             String[] f = line.split("\t");
-            if (f.length == 4 && f[0].equals("deopt") && Integer.parseInt(f[2]) > TOLERATED) storms.add(f[1] + ": " + f[2] + " times (" + f[3] + ")");
+            if (f.length == 5 && f[0].equals("deopt") && Integer.parseInt(f[3]) > TOLERATED) {
+                storms.add(f[1] + ": " + f[2] + " times in " + f[3] + " bursts (" + f[4] + ")");
+            }
         }
         assertEquals(List.of(), storms, "methods deoptimized again and again:\n" + out);
     }
