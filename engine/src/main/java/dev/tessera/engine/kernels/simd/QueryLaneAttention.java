@@ -478,7 +478,9 @@ final class QueryLaneAttention {
         MemorySegment.copy(lse, lseRow * 4, w, lseLanes * 4, (long) n * 4);
         fill(w, lseLanes + n, npq - n, Float.POSITIVE_INFINITY);
         for (int i = 0; i < n; i++) if (w.getAtIndex(F, lseLanes + i) == Float.NEGATIVE_INFINITY) w.setAtIndex(F, lseLanes + i, Float.POSITIVE_INFINITY);
-        for (int i = 0; i < npq; i++) w.setAtIndex(F, dotLanes + i, i < n ? SimdKernels.dot(dO, dOBase + i * oN, o, oBase + i * oN, d) : 0f);
+        // To n, then the padding: not to npq with a test inside (see finish).
+        for (int i = 0; i < n; i++) w.setAtIndex(F, dotLanes + i, SimdKernels.dot(dO, dOBase + i * oN, o, oBase + i * oN, d));
+        fill(w, dotLanes + n, npq - n, 0f);
     }
 
     /** A head's dK (times the scale) and dV sums, rows dw apart, into dk and dv (rows sN apart), added or written. */
