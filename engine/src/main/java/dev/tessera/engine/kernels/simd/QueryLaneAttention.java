@@ -623,7 +623,9 @@ final class QueryLaneAttention {
                 storeBlock(blk, L, scale, w, dst + (long) t0 * ld + j0, ld, all, j0);
             }
             for (int t = whole; t < d; t++) {
-                for (int j = 0; j < L; j++) blk[j] = j < valid ? x.getAtIndex(F, base + (j0 + j) * sN + t) : 0f;
+                // To valid, then zeros: not to L with a test inside (see finish).
+                for (int j = 0; j < valid; j++) blk[j] = x.getAtIndex(F, base + (j0 + j) * sN + t);
+                java.util.Arrays.fill(blk, valid, L, 0f);
                 storeBlock(blk, 1, scale, w, dst + (long) t * ld + j0, ld, all, j0);
             }
         }
