@@ -67,9 +67,9 @@ final class SimdMath {
      * The exact GELU as x/2 + |x| e(|x|), e = erf(|x| / sqrt 2) / 2 = |x| G_P(x^2) / G_Q(x^2): the erf fit above in
      * s = x^2 = 2 t, with 1 / (2 sqrt 2) folded into G_P. The sign goes into |x| instead of clamping erf to [-1, 1]
      * afterwards, and |x| is clamped once at GELU_X_MAX, where the float evaluation of e is exactly 1/2 (RowKernelsTest's
-     * dense grid fails with the clamp at 5.2): past it GELU(x) is x, or 0 for x negative, exactly. Five fewer operations per vector
-     * than erf's clamps and the multiplies by 1 / sqrt 2 and 1/2: 6.4-6.6 against 5.2-5.5 ns per 16 floats in L1 (one
-     * thread, Zen 4, 2026-12-02).
+     * dense grid fails with the clamp at 5.2): past it GELU(x) is x, or 0 for x negative, exactly. 17
+     * operations and a division per vector instead of 20 and a division (three clamps of t and erf, the multiply by
+     * 1 / sqrt 2): 6.4-6.6 against 5.2-5.5 ns per 16 floats in L1 (one thread, Zen 4, 2026-12-02).
      */
     private static final float GELU_X_MAX = 5.5f;
     private static final double G_SCALE = 0.5 / Math.sqrt(2);
