@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
  * A kernel that C2 deoptimizes again and again in steady state runs much of its work in the interpreter, boxing every
  * vector. The attention's last query block of a head used to write its log-sum-exp in a loop over all 32 lanes with
  * a test inside; C2 hoisted the bounds check for all 32 out of the loop, and it failed whenever the head's log-sum-exp
- * ended less than 32 floats before the end of the tensor: two deoptimizations every 150 ms, N = 197 attention 2.6-2.8
- * ms instead of 0.9 (two threads, Zen 4, 2026-12-02), a training step's median 341 instead of 257 ms. The probe calls
+ * ended less than 32 floats before the end of the tensor: two deoptimizations every 150 ms up to HotSpot's limit of
+ * 100 per method (without -XX:-UseProfiledLoopPredicate, which the launcher passes), N = 197 attention 2.6-2.8
+ * ms instead of 0.9 (two threads, Zen 4, 2026-12-02), ViT-B/16 inference's median 219-230 instead of 186 ms. The probe calls
  * attention as a ViT layer does, then the trainer's step, five seconds each, and counts each method's bursts of
  * deoptimization: warming up, a method may be deoptimized several times within milliseconds (threads hitting the same
  * trap before it is recompiled), once or twice; a storm comes back every few hundred milliseconds. Verified to fail on
