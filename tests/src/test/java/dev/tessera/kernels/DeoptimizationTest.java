@@ -20,12 +20,16 @@ import org.junit.jupiter.api.Test;
  * attention as a ViT layer does, then the trainer's step, five seconds each, and counts each method's bursts of
  * deoptimization: warming up, a method may be deoptimized several times within milliseconds (threads hitting the same
  * trap before it is recompiled), once or twice; a storm comes back every few hundred milliseconds. Verified to fail on
- * that loop.
+ * that loop (17 and 29 bursts).
  */
 @Tag("kernels")
 class DeoptimizationTest {
-    /** Bursts of deoptimization of one method that still count as settling, not as a storm. */
-    static final int TOLERATED = 3;
+    /**
+     * Bursts of deoptimization of one method that still count as settling, not as a storm: at most 2 here, but HotSpot
+     * retries a failing speculation up to 4 times per bytecode, each after a recompile, and on a slower machine those may
+     * fall more than 50 ms apart. The storm gave 17 and 29 bursts in these ten seconds (two runs).
+     */
+    static final int TOLERATED = 6;
 
     @Test
     void attentionSettlesWithoutRepeatedDeoptimization() throws Exception {
