@@ -1,5 +1,7 @@
 package dev.tessera.kernels;
 
+import static dev.tessera.Fixtures.random;
+
 import dev.tessera.engine.kernels.AttentionDropout;
 import dev.tessera.engine.kernels.AttentionShape;
 import dev.tessera.engine.kernels.KernelProvider;
@@ -12,7 +14,6 @@ import dev.tessera.vit.model.VisionTransformer;
 import dev.tessera.vit.train.TrainingStep;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Random;
@@ -107,12 +108,5 @@ public final class DeoptimizationProbe {
         int[] labels = r.ints(batch, 0, 10).toArray();
         long[] seed = {0};
         return () -> TrainingStep.run(vit, opt, ws, images, batch, labels, null, 0f, 1.0, 1e-4f, seed[0]++);
-    }
-
-    private static MemorySegment random(Arena arena, long n, long seed) {
-        MemorySegment m = OffHeap.allocateFloats(arena, n);
-        Random r = new Random(seed);
-        for (long i = 0; i < n; i++) m.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-        return m;
     }
 }
