@@ -145,10 +145,7 @@ final class FusedAttention {
             for (; t <= d - L; t += L) FloatVector.fromMemorySegment(S, q, (src + t) * 4, NO).mul(scale).intoMemorySegment(w, (dst + t) * 4, NO);
             for (; t < d; t++) w.setAtIndex(F, dst + t, scale * q.getAtIndex(F, src + t));
         }
-        for (int r = rows; r < R; r++) {
-            long dst = qb + (long) r * d;
-            for (int t = 0; t < d; t++) w.setAtIndex(F, dst + t, 0f);
-        }
+        zero(w, qb + (long) rows * d, (long) (R - rows) * d);
     }
 
     /** dst[t] = f * src[t] for t < d: one finished output row. */
