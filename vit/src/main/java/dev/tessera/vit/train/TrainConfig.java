@@ -28,7 +28,7 @@ public record TrainConfig(int epochs, int batchSize, float lr, float weightDecay
     /**
      * The default Fashion-MNIST recipe: 36 epochs of AdamW (lr 2e-3, wd 0.05), 2 warmup epochs then cosine, smoothing 0.1,
      * crop (pad 2) and flip: as many epochs as fit an hour on two Zen 5 cores with room for a slow spell (51 minutes
-     * there; 28 epochs until 2026-12-02, when the step had become fast enough for more: the README has the runs).
+     * there; 28 epochs until 2026-12-02, when the step had become fast enough for more: bench/MEASUREMENTS.md has the runs).
      */
     public static TrainConfig fashionMnist() {
         return new TrainConfig(36, 128, 2e-3f, 0.05f, 2f, 0.01f, 0.1f, 1f, 0f, 2, true, 0, Runtime.getRuntime().availableProcessors(), 500,
