@@ -22,9 +22,10 @@ import java.util.List;
  *             depth 6, MLP 256, with SPT and LSA: the default recipe's model until 2026-12-01) | train:plain128 (the same
  *             shape without them: TrainStepBenchmark's D=128 step) | train:recipe (today's
  *             default model: D=128, depth 4, MLP 512, SPT and LSA) | eval (the D=192 model's forward on an inference
- *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE[@BATCH] (batch 1 by default) | row:KERNEL[:ROWS]
+ *             tape) | eval:128 (the D=128 benchmark shape's, without SPT and LSA) | infer:FILE[@BATCH] (batch 1 by default) | row:KERNEL[:ROWS[:COLS]]
  *             (copy, layernorm, softmax, gelu, gelu_tanh over 16384 x 768 floats, as RowKernelBenchmark: 100 MB moved
- *             per operation; fewer rows, e.g. 16, keep it in cache, to tell arithmetic from memory)
+ *             per operation; fewer rows, e.g. 16, keep it in cache, to tell arithmetic from memory; COLS, 768 by default,
+ *             e.g. 197 for attention's rows)
  *   SETTING:  classes[,classes...][;prop=value...]   e.g. engine/target/classes,vit/target/classes;tessera.gemm.kc=320
  * </pre>
  * A setting's system properties are set while its classes load (the kernel provider reads them once). Prints the best
@@ -132,7 +133,7 @@ public class SideBySide {
         }
         if (w.startsWith("row:")) {
             String[] rk = w.substring(4).split(":");
-            int rows = rk.length > 1 ? Integer.parseInt(rk[1]) : 16384, cols = 768;
+            int rows = rk.length > 1 ? Integer.parseInt(rk[1]) : 16384, cols = rk.length > 2 ? Integer.parseInt(rk[2]) : 768;
             long n = (long) rows * cols;
             MemorySegment x = random(arena, n, rnd), y = arena.allocate(4 * n, 64), g = random(arena, cols, rnd), b = random(arena, cols, rnd);
             MemorySegment mean = arena.allocate(4L * rows, 64), rstd = arena.allocate(4L * rows, 64);

@@ -20,6 +20,7 @@ import dev.tessera.engine.kernels.gemm.MicroKernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -178,7 +179,10 @@ public final class SimdKernels extends ScalarKernels {
             float inv = 1f / SimdMath.expShift(x, xr, y, yr, cols, max, true, xn, nextMax);
             int j = 0;
             for (; j <= cols - L; j += L) FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO);
-            for (; j < cols; j++) y.setAtIndex(F, yr + j, y.getAtIndex(F, yr + j) * inv);
+            if (j < cols) {
+                VectorMask<Float> m = S.indexInRange(j, cols);
+                FloatVector.fromMemorySegment(S, y, (yr + j) * 4, NO, m).mul(inv).intoMemorySegment(y, (yr + j) * 4, NO, m);
+            }
             max = nextMax[0];
         }
     }
