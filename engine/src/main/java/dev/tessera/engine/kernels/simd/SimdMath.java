@@ -203,7 +203,7 @@ final class SimdMath {
             // buffer, not the output slot: where the output is not aligned to a vector (softmax rows of 197 floats)
             // each store crossed a cache line and its load could not be forwarded from the store; rows of 197 took
             // 205 ns against 90 for rows of 192 (one thread, Zen 4), 129 through the buffer.
-            long slot = (dstOff + i) * 4, slot2 = slot + 4L * L, vb = 4L * L;
+            long vb = 4L * L, slot = (dstOff + i) * 4, slot2 = slot + vb;
             t.intoMemorySegment(trip, 0, NO);
             t2.intoMemorySegment(trip, vb, NO);
             IntVector.fromMemorySegment(SI, trip, 0, NO).sub(EXP_BIAS).lanewise(LSHL, 23).intoMemorySegment(trip, 0, NO);
